@@ -1,0 +1,387 @@
+// Package directory owns the people who may approve requests: users with
+// argon2id password hashes (PHC strings), and the browser sessions they
+// hold after signing in. Session ids and CSRF tokens are derived with the
+// instance's keyed hash, so the store never sees a usable session value.
+package directory
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ssooidc/ssooidc/internal/secret"
+	"github.com/ssooidc/ssooidc/internal/store"
+)
+
+// Store is what the directory needs from storage.
+type Store interface {
+	store.Users
+	store.Sessions
+	store.Tokens
+}
+
+// Config is the directory's policy. Zero fields take the defaults.
+type Config struct {
+	SessionLifetime time.Duration // default 8h
+	HashConcurrency int           // argon2id runs at most this many at once; default 2
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.SessionLifetime <= 0 {
+		c.SessionLifetime = 8 * time.Hour
+	}
+	if c.HashConcurrency <= 0 {
+		c.HashConcurrency = 2
+	}
+	return c
+}
+
+// ErrBadCredentials is the one answer to a failed sign-in, whatever the
+// reason: unknown user, wrong password or disabled account.
+var ErrBadCredentials = errors.New("wrong user name or password")
+
+// Hash purposes and value prefixes.
+const (
+	hashSession   = "session"
+	hashCSRF      = "csrf"
+	prefixSession = "sso_bs_" // browser session
+)
+
+// Input limits.
+const (
+	maxNameLen        = 64
+	minPasswordLen    = 8
+	maxPasswordLen    = 1024
+	maxEmailLen       = 254
+	maxDisplayNameLen = 256
+	maxCookieLen      = 128
+)
+
+// Directory manages users and browser sessions.
+type Directory struct {
+	st   Store
+	keys *secret.Keys
+	cfg  Config
+	now  func() time.Time
+	log  *slog.Logger
+	sem  chan struct{}
+}
+
+// New returns a directory. now is the clock (time.Now when nil).
+func New(st Store, keys *secret.Keys, cfg Config, now func() time.Time, log *slog.Logger) *Directory {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.WithDefaults()
+	return &Directory{
+		st:   st,
+		keys: keys,
+		cfg:  cfg,
+		now:  now,
+		log:  log,
+		sem:  make(chan struct{}, cfg.HashConcurrency),
+	}
+}
+
+// ---- validation ----
+
+// ValidateName checks a user name: 1–64 characters of A–Z, a–z, 0–9 and
+// . _ @ + -.
+func ValidateName(name string) error {
+	if name == "" || len(name) > maxNameLen {
+		return fmt.Errorf("user name must be 1 to %d characters long", maxNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		if !nameByte(name[i]) {
+			return fmt.Errorf("user name may only contain letters, digits and . _ @ + -")
+		}
+	}
+	return nil
+}
+
+func nameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '.' || c == '_' || c == '@' || c == '+' || c == '-'
+}
+
+// ValidatePassword checks a new password: 8 to 1024 bytes.
+func ValidatePassword(password string) error {
+	switch {
+	case len(password) < minPasswordLen:
+		return fmt.Errorf("password must be at least %d characters long", minPasswordLen)
+	case len(password) > maxPasswordLen:
+		return fmt.Errorf("password must be at most %d characters long", maxPasswordLen)
+	}
+	return nil
+}
+
+func validateEmail(email string) error {
+	switch {
+	case email == "":
+		return nil
+	case len(email) > maxEmailLen:
+		return fmt.Errorf("email must be at most %d characters long", maxEmailLen)
+	case !strings.Contains(email, "@") || strings.ContainsFunc(email, unicode.IsSpace) || !utf8.ValidString(email):
+		return fmt.Errorf("email %q is not an email address", email)
+	}
+	return nil
+}
+
+func validateDisplayName(s string) error {
+	switch {
+	case len(s) > maxDisplayNameLen:
+		return fmt.Errorf("display name must be at most %d bytes long", maxDisplayNameLen)
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl):
+		return errors.New("display name must be valid text without control characters")
+	}
+	return nil
+}
+
+// ---- users ----
+
+// AddUser creates a user with a password.
+func (d *Directory) AddUser(ctx context.Context, name, email, displayName, password string) (store.User, error) {
+	if err := errors.Join(ValidateName(name), validateEmail(email), validateDisplayName(displayName), ValidatePassword(password)); err != nil {
+		return store.User{}, fmt.Errorf("directory: add user: %w", err)
+	}
+	hash, err := d.hashPassword(ctx, password)
+	if err != nil {
+		return store.User{}, fmt.Errorf("directory: add user: %w", err)
+	}
+	now := d.now()
+	u := store.User{
+		ID:           secret.ID(16),
+		Name:         name,
+		Email:        email,
+		DisplayName:  displayName,
+		PasswordHash: hash,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if err := d.st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return store.User{}, fmt.Errorf("directory: user %q already exists: %w", name, err)
+		}
+		return store.User{}, fmt.Errorf("directory: add user: %w", err)
+	}
+	d.log.InfoContext(ctx, "user added", "user_id", u.ID, "user", u.Name)
+	return u, nil
+}
+
+// SetPassword replaces a user's password. The user's browser sessions end,
+// so a stolen session does not survive a password change; issued tokens
+// stay valid (disable the user to revoke them).
+func (d *Directory) SetPassword(ctx context.Context, name, password string) error {
+	if err := ValidatePassword(password); err != nil {
+		return fmt.Errorf("directory: set password: %w", err)
+	}
+	u, err := d.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	hash, err := d.hashPassword(ctx, password)
+	if err != nil {
+		return fmt.Errorf("directory: set password: %w", err)
+	}
+	u.PasswordHash = hash
+	u.UpdatedAt = d.now()
+	if err := d.st.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("directory: set password of %q: %w", name, err)
+	}
+	if err := d.st.DeleteUserSessions(ctx, u.ID); err != nil {
+		return fmt.Errorf("directory: set password of %q: end sessions: %w", name, err)
+	}
+	d.log.InfoContext(ctx, "password changed", "user_id", u.ID, "user", u.Name)
+	return nil
+}
+
+// SetDisabled disables or enables a user. Disabling also ends the user's
+// browser sessions and revokes every token issued to it.
+func (d *Directory) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	u, err := d.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	now := d.now()
+	u.Disabled = disabled
+	u.UpdatedAt = now
+	if err := d.st.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("directory: update user %q: %w", name, err)
+	}
+	if disabled {
+		if err := d.st.DeleteUserSessions(ctx, u.ID); err != nil {
+			return fmt.Errorf("directory: disable %q: end sessions: %w", name, err)
+		}
+		if err := d.st.RevokeUserTokens(ctx, u.ID, now); err != nil {
+			return fmt.Errorf("directory: disable %q: revoke tokens: %w", name, err)
+		}
+	}
+	d.log.InfoContext(ctx, "user updated", "user_id", u.ID, "user", u.Name, "disabled", disabled)
+	return nil
+}
+
+// DeleteUser removes a user, its sessions and (by revocation) its tokens.
+func (d *Directory) DeleteUser(ctx context.Context, name string) error {
+	u, err := d.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := d.st.DeleteUser(ctx, u.ID, d.now()); err != nil {
+		return fmt.Errorf("directory: delete user %q: %w", name, err)
+	}
+	d.log.InfoContext(ctx, "user deleted", "user_id", u.ID, "user", u.Name)
+	return nil
+}
+
+// ListUsers returns every user, ordered by name.
+func (d *Directory) ListUsers(ctx context.Context) ([]store.User, error) {
+	us, err := d.st.ListUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("directory: list users: %w", err)
+	}
+	return us, nil
+}
+
+// UserByName returns the user with that name; a wrapped store.ErrNotFound
+// when there is none.
+func (d *Directory) UserByName(ctx context.Context, name string) (store.User, error) {
+	u, err := d.st.GetUserByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("directory: no user %q: %w", name, err)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("directory: get user %q: %w", name, err)
+	}
+	return u, nil
+}
+
+// Authenticate checks a user name and password. Every failure — unknown
+// user, wrong password, disabled user — is ErrBadCredentials, and an
+// unknown user costs the same argon2id work as a known one, so neither the
+// answer nor its timing tells whether an account exists. Other errors
+// (storage, a cancelled context) are returned wrapped.
+func (d *Directory) Authenticate(ctx context.Context, name, password string) (store.User, error) {
+	if ValidateName(name) != nil || len(password) > maxPasswordLen {
+		// No such account can exist; nothing to hide, no hashing to spend.
+		return store.User{}, ErrBadCredentials
+	}
+	u, err := d.st.GetUserByName(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if _, _, err := d.verifyPassword(ctx, dummyHash, password); err != nil && ctx.Err() != nil {
+			return store.User{}, fmt.Errorf("directory: authenticate: %w", err)
+		}
+		return store.User{}, ErrBadCredentials
+	case err != nil:
+		return store.User{}, fmt.Errorf("directory: authenticate: %w", err)
+	}
+	ok, stale, err := d.verifyPassword(ctx, u.PasswordHash, password)
+	if err != nil {
+		if ctx.Err() != nil {
+			return store.User{}, fmt.Errorf("directory: authenticate: %w", err)
+		}
+		d.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", u.ID, "err", err)
+		return store.User{}, ErrBadCredentials
+	}
+	if !ok || u.Disabled {
+		return store.User{}, ErrBadCredentials
+	}
+	if stale {
+		d.upgradeHash(ctx, u, password)
+	}
+	return u, nil
+}
+
+// upgradeHash rehashes a password stored under older parameters. Failure
+// only costs another try at the next sign-in.
+func (d *Directory) upgradeHash(ctx context.Context, u store.User, password string) {
+	hash, err := d.hashPassword(ctx, password)
+	if err == nil {
+		u.PasswordHash = hash
+		u.UpdatedAt = d.now()
+		err = d.st.UpdateUser(ctx, u)
+	}
+	if err != nil {
+		d.log.WarnContext(ctx, "password hash upgrade failed", "user_id", u.ID, "err", err)
+		return
+	}
+	d.log.InfoContext(ctx, "password hash upgraded", "user_id", u.ID)
+}
+
+// ---- sessions ----
+
+// StartSession opens a browser session for userID. The cookie value is
+// random and returned only here; the store keeps its keyed hash.
+func (d *Directory) StartSession(ctx context.Context, userID string) (string, store.Session, error) {
+	value := secret.Token(prefixSession)
+	now := d.now()
+	s := store.Session{
+		IDHash:    d.keys.Hash(hashSession, value),
+		UserID:    userID,
+		AuthTime:  now,
+		CreatedAt: now,
+		ExpiresAt: now.Add(d.cfg.SessionLifetime),
+	}
+	if err := d.st.CreateSession(ctx, s); err != nil {
+		return "", store.Session{}, fmt.Errorf("directory: start session: %w", err)
+	}
+	return value, s, nil
+}
+
+// Session returns the live session with that cookie value and its user. An
+// unknown or expired session, or one whose user was deleted or disabled,
+// is a wrapped store.ErrNotFound.
+func (d *Directory) Session(ctx context.Context, cookieValue string) (store.Session, store.User, error) {
+	if !plausibleSession(cookieValue) {
+		return store.Session{}, store.User{}, fmt.Errorf("directory: session: %w", store.ErrNotFound)
+	}
+	s, err := d.st.GetSession(ctx, d.keys.Hash(hashSession, cookieValue))
+	if err != nil {
+		return store.Session{}, store.User{}, fmt.Errorf("directory: session: %w", err)
+	}
+	if !d.now().Before(s.ExpiresAt) {
+		return store.Session{}, store.User{}, fmt.Errorf("directory: session expired: %w", store.ErrNotFound)
+	}
+	u, err := d.st.GetUser(ctx, s.UserID)
+	if err != nil {
+		return store.Session{}, store.User{}, fmt.Errorf("directory: session user: %w", err)
+	}
+	if u.Disabled {
+		return store.Session{}, store.User{}, fmt.Errorf("directory: session user disabled: %w", store.ErrNotFound)
+	}
+	return s, u, nil
+}
+
+// EndSession removes the session with that cookie value; ending an
+// unknown session is not an error.
+func (d *Directory) EndSession(ctx context.Context, cookieValue string) error {
+	if !plausibleSession(cookieValue) {
+		return nil
+	}
+	err := d.st.DeleteSession(ctx, d.keys.Hash(hashSession, cookieValue))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("directory: end session: %w", err)
+	}
+	return nil
+}
+
+func plausibleSession(v string) bool {
+	return strings.HasPrefix(v, prefixSession) && len(v) <= maxCookieLen
+}
+
+// CSRFToken returns the anti-forgery token bound to a cookie value: a keyed
+// hash, so only this instance can compute it and it reveals nothing about
+// the cookie. Compare it in constant time.
+func (d *Directory) CSRFToken(cookieValue string) string {
+	return base64.RawURLEncoding.EncodeToString(d.keys.Hash(hashCSRF, cookieValue))
+}

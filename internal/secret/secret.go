@@ -1,0 +1,131 @@
+// Package secret owns the instance's secret key and what is derived from it:
+// keyed hashes of codes, client secrets, tokens and session ids (HMAC-SHA-256),
+// authenticated encryption of what must be read back (AES-256-GCM), and the
+// random opaque values the service hands out.
+//
+// One master key comes from configuration, is shared by every replica and is
+// never stored in the database; only its fingerprint is, so a replica with
+// the wrong key refuses to start.
+package secret
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// KeySize is the length of a master key in bytes.
+const KeySize = 32
+
+// Keys holds the sub-keys derived from the master key.
+type Keys struct {
+	hashKey     []byte
+	aead        cipher.AEAD
+	fingerprint string
+}
+
+// New derives the hashing and encryption keys from a master key of at least
+// KeySize bytes.
+func New(master []byte) (*Keys, error) {
+	if len(master) < KeySize {
+		return nil, fmt.Errorf("secret: key is %d bytes, need at least %d", len(master), KeySize)
+	}
+	derive := func(label string) []byte {
+		k, err := hkdf.Key(sha256.New, master, nil, "ssooidc "+label, 32)
+		if err != nil {
+			panic(err) // only for lengths hkdf cannot produce
+		}
+		return k
+	}
+	block, err := aes.NewCipher(derive("encryption v1"))
+	if err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	fp := sha256.Sum256(derive("fingerprint v1"))
+	return &Keys{
+		hashKey:     derive("hash v1"),
+		aead:        aead,
+		fingerprint: "v1:" + hex.EncodeToString(fp[:16]),
+	}, nil
+}
+
+// ParseKey decodes a master key written as hex or (raw or padded,
+// standard or URL) base64, as `ssooidc keys generate` prints it.
+func ParseKey(text string) ([]byte, error) {
+	text = strings.TrimSpace(text)
+	if b, err := hex.DecodeString(text); err == nil && len(b) >= KeySize {
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
+		if b, err := enc.DecodeString(text); err == nil && len(b) >= KeySize {
+			return b, nil
+		}
+	}
+	return nil, errors.New("secret: key must be at least 32 bytes, hex or base64 encoded")
+}
+
+// GenerateKey returns a new random master key, base64url encoded.
+func GenerateKey() string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(KeySize))
+}
+
+// Fingerprint identifies the master key without revealing it.
+func (k *Keys) Fingerprint() string { return k.fingerprint }
+
+// Hash returns the keyed hash of value for a purpose ("device", "user",
+// "access", …); the purpose keeps a value of one kind from matching another.
+func (k *Keys) Hash(purpose, value string) []byte {
+	m := hmac.New(sha256.New, k.hashKey)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return m.Sum(nil)
+}
+
+// Seal encrypts plaintext; additional data binds it to its context (a row id).
+func (k *Keys) Seal(plaintext, additional []byte) []byte {
+	nonce := randomBytes(k.aead.NonceSize())
+	return k.aead.Seal(nonce, nonce, plaintext, additional)
+}
+
+// Open decrypts what Seal produced.
+func (k *Keys) Open(sealed, additional []byte) ([]byte, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("secret: sealed value too short")
+	}
+	out, err := k.aead.Open(nil, sealed[:n], sealed[n:], additional)
+	if err != nil {
+		return nil, fmt.Errorf("secret: open: %w", err)
+	}
+	return out, nil
+}
+
+// Token returns an opaque secret: prefix followed by 32 random bytes in
+// base64url. The prefix lets secret scanners recognise a leaked value.
+func Token(prefix string) string {
+	return prefix + base64.RawURLEncoding.EncodeToString(randomBytes(32))
+}
+
+// ID returns a random identifier of n bytes, base64url encoded.
+func ID(n int) string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b) // never returns an error (crypto/rand, Go 1.24+)
+	return b
+}

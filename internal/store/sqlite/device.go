@@ -1,0 +1,144 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ssooidc/ssooidc/internal/store"
+)
+
+const deviceGrantCols = `device_code_hash, user_code_hash, client_id, scopes, start_url, status, interval_us,
+	created_at, expires_at, last_poll_at, prev_poll_at, user_id, decided_at, request_ip, request_user_agent`
+
+func deviceGrantDest(g *store.DeviceGrant) []any {
+	return []any{&g.DeviceCodeHash, &g.UserCodeHash, &g.ClientID, listCol{&g.Scopes}, &g.StartURL, &g.Status,
+		durationCol{&g.Interval}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.LastPollAt},
+		timeCol{&g.PrevPollAt}, &g.UserID, timeCol{&g.DecidedAt}, &g.RequestIP, &g.RequestUserAgent}
+}
+
+func scanDeviceGrant(r scanner) (store.DeviceGrant, error) {
+	var g store.DeviceGrant
+	err := r.Scan(deviceGrantDest(&g)...)
+	return g, err
+}
+
+// CreateDeviceGrant stores g; store.ErrAlreadyExists if either code hash is
+// taken.
+func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) error {
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO device_grants (`+deviceGrantCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.DeviceCodeHash, g.UserCodeHash, g.ClientID, list(g.Scopes), g.StartURL, string(g.Status),
+		g.Interval.Microseconds(), micros(g.CreatedAt), micros(g.ExpiresAt), micros(g.LastPollAt),
+		micros(g.PrevPollAt), g.UserID, micros(g.DecidedAt), g.RequestIP, g.RequestUserAgent)
+	return wrap("create device grant", err)
+}
+
+// GetDeviceGrantByUserCode returns the grant with that user code hash, in
+// any state.
+func (s *Store) GetDeviceGrantByUserCode(ctx context.Context, userCodeHash []byte) (store.DeviceGrant, error) {
+	g, err := scanDeviceGrant(s.reader.QueryRowContext(ctx,
+		`SELECT `+deviceGrantCols+` FROM device_grants WHERE user_code_hash = ?`, userCodeHash))
+	if err != nil {
+		return store.DeviceGrant{}, wrap("get device grant", err)
+	}
+	return g, nil
+}
+
+// pollGrantSQL records a poll in one statement. Every right-hand side reads
+// the row as it was before the update, so the slow-down verdict uses the
+// old PrevPollAt and Interval while the poll times shift, and concurrent
+// polls (serialised by SQLite's write lock) cannot lose one another.
+// ?1 now, ?2 slow-down step, ?3 device code hash, ?4 client id, ?5 pending.
+const pollGrantSQL = `UPDATE device_grants SET
+	slowed = (status = ?5 AND prev_poll_at IS NOT NULL AND ?1 - prev_poll_at < interval_us),
+	interval_us = interval_us + CASE
+		WHEN status = ?5 AND prev_poll_at IS NOT NULL AND ?1 - prev_poll_at < interval_us THEN ?2
+		ELSE 0 END,
+	prev_poll_at = last_poll_at,
+	last_poll_at = ?1
+WHERE device_code_hash = ?3 AND client_id = ?4
+RETURNING ` + deviceGrantCols + `, slowed`
+
+// PollDeviceGrant records a poll at now by clientID and returns the grant as
+// it is after the poll; see store.DeviceGrants.
+func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash []byte, clientID string, now time.Time, slowDownStep time.Duration) (store.DeviceGrant, store.PollOutcome, error) {
+	var g store.DeviceGrant
+	var out store.PollOutcome
+	err := s.pollGrant.QueryRowContext(ctx, now.UnixMicro(), slowDownStep.Microseconds(), deviceCodeHash, clientID,
+		string(store.DevicePending)).Scan(append(deviceGrantDest(&g), &out.SlowDown)...)
+	if err != nil {
+		return store.DeviceGrant{}, store.PollOutcome{}, wrap("poll device grant", err)
+	}
+	return g, out, nil
+}
+
+// DecideDeviceGrant moves a pending, unexpired grant to approved or denied;
+// see store.DeviceGrants. A grant expires at ExpiresAt.
+func (s *Store) DecideDeviceGrant(ctx context.Context, userCodeHash []byte, userID string, approve bool, now time.Time) (store.DeviceGrant, error) {
+	status := store.DeviceDenied
+	if approve {
+		status = store.DeviceApproved
+	}
+	// The common case is one statement; only a refusal needs a second look
+	// to say why. States only move forward, so that look cannot mislead.
+	g, err := scanDeviceGrant(s.writer.QueryRowContext(ctx, `UPDATE device_grants
+		SET status = ?, user_id = ?, decided_at = ?
+		WHERE user_code_hash = ? AND status = ? AND (expires_at IS NULL OR expires_at > ?)
+		RETURNING `+deviceGrantCols,
+		string(status), userID, now.UnixMicro(), userCodeHash, string(store.DevicePending), now.UnixMicro()))
+	if err == nil {
+		return g, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.DeviceGrant{}, wrap("decide device grant", err)
+	}
+	var cur store.DeviceGrantStatus
+	err = s.writer.QueryRowContext(ctx, `SELECT status FROM device_grants WHERE user_code_hash = ?`, userCodeHash).Scan(&cur)
+	switch {
+	case err != nil:
+		return store.DeviceGrant{}, wrap("decide device grant", err)
+	case cur != store.DevicePending:
+		return store.DeviceGrant{}, fmt.Errorf("sqlite: decide device grant: %s: %w", cur, store.ErrConsumed)
+	default:
+		return store.DeviceGrant{}, fmt.Errorf("sqlite: decide device grant: %w", store.ErrExpired)
+	}
+}
+
+// RedeemDeviceGrant moves an approved grant to redeemed and writes tokens,
+// in one transaction; store.ErrConsumed if the grant is not approved (or
+// already redeemed), store.ErrNotFound if there is none.
+func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash []byte, tokens store.TokenSet) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("redeem device grant", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	res, err := tx.ExecContext(ctx, `UPDATE device_grants SET status = ? WHERE device_code_hash = ? AND status = ?`,
+		string(store.DeviceRedeemed), deviceCodeHash, string(store.DeviceApproved))
+	if err != nil {
+		return wrap("redeem device grant", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap("redeem device grant", err)
+	} else if n == 0 {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM device_grants WHERE device_code_hash = ?)`,
+			deviceCodeHash).Scan(&exists); err != nil {
+			return wrap("redeem device grant", err)
+		}
+		if !exists {
+			return fmt.Errorf("sqlite: redeem device grant: %w", store.ErrNotFound)
+		}
+		return fmt.Errorf("sqlite: redeem device grant: %w", store.ErrConsumed)
+	}
+	if err := insertFamily(ctx, tx, tokens.Family); err != nil {
+		return wrap("redeem device grant", err)
+	}
+	if err := insertPair(ctx, tx, tokens.Family.ID, tokens); err != nil {
+		return wrap("redeem device grant", err)
+	}
+	return wrap("redeem device grant", tx.Commit())
+}

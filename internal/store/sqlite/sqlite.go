@@ -1,0 +1,360 @@
+// Package sqlite is the default store.Store backend: one SQLite database
+// file, driven by modernc.org/sqlite (pure Go, so the binary stays static).
+//
+// Writes go through a pool of exactly one connection, so writers in this
+// process queue inside database/sql instead of failing with SQLITE_BUSY, and
+// every write transaction begins IMMEDIATE, so one started by another process
+// (the CLI next to a running server) waits under busy_timeout instead of
+// failing on upgrade. Reads use a separate small pool that WAL mode lets run
+// alongside the writer. Each state change the contract calls atomic is one
+// statement or one transaction on the writer.
+//
+// Times are stored as INTEGER unix microseconds (NULL for the zero time),
+// durations as INTEGER microseconds, hashes as BLOBs and string lists as JSON
+// arrays; the schema lives in the embedded migrations directory.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ssooidc/ssooidc/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// readers is the size of the read pool: enough for a busy server's
+// concurrent lookups on a small machine, few enough to keep memory small.
+const readers = 4
+
+// busyTimeout is how long a connection waits for another process's lock.
+const busyTimeout = 5 * time.Second
+
+// Store is a store.Store on one SQLite file. It is safe for concurrent use.
+type Store struct {
+	writer *sql.DB // exactly one connection: every write and write transaction
+	reader *sql.DB // query_only connections for pure reads
+
+	backupDSN string // a plain connection's: see Backup
+
+	// Hot paths, prepared once per connection rather than per call.
+	getClient      *sql.Stmt
+	getAccess      *sql.Stmt
+	getRefresh     *sql.Stmt
+	pollGrant      *sql.Stmt
+	rotationLookup *sql.Stmt
+}
+
+// Open opens (creating if needed) the database at path, brings its schema up
+// to date and returns the store. It refuses a database whose schema is newer
+// than this binary knows (*SchemaTooNewError). path must name a file: an
+// in-memory database cannot be shared by the writer and the read pool.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: want a database file path", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	writer, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	// Migrate before the readers connect: the writer's first connection
+	// creates the file and switches it to WAL.
+	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	reader, err := sql.Open("sqlite", dsn(abs, true))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	reader.SetMaxOpenConns(readers)
+	reader.SetMaxIdleConns(readers)
+
+	s := &Store{writer: writer, reader: reader, backupDSN: dsn(abs, false)}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// dsn builds the connection string. The pragmas are DSN parameters so that
+// every connection the pools open gets them, not just the first.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	// In WAL mode NORMAL keeps the file consistent through a crash without
+	// an fsync per commit; a power loss may undo only the last commits.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	// A file: URI, so that the path is escaped rather than cut at a '?'.
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db    *sql.DB
+		stmt  **sql.Stmt
+		query string
+	}{
+		{s.reader, &s.getClient, `SELECT ` + clientCols + ` FROM clients WHERE id = ?`},
+		{s.reader, &s.getAccess, `SELECT a.hash, a.family_id, a.created_at, a.expires_at, ` + familyCols + `
+			FROM access_tokens a JOIN token_families f ON f.id = a.family_id WHERE a.hash = ?`},
+		{s.reader, &s.getRefresh, `SELECT ` + refreshCols + `, ` + familyCols + `
+			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id WHERE r.hash = ?`},
+		{s.writer, &s.pollGrant, pollGrantSQL},
+		{s.writer, &s.rotationLookup, `SELECT ` + refreshCols + `, ` + familyCols + `
+			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id WHERE r.hash = ?`},
+	} {
+		stmt, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		*p.stmt = stmt
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{s.getClient, s.getAccess, s.getRefresh, s.pollGrant, s.rotationLookup} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	errs = append(errs, s.reader.Close(), s.writer.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database file answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the live database to destPath, which
+// must not exist yet. VACUUM INTO reads one WAL snapshot, so writers carry
+// on meanwhile; it runs on a connection of its own because the readers are
+// query_only, which refuses it, and the writer must stay free.
+func (s *Store) Backup(ctx context.Context, destPath string) error {
+	db, err := sql.Open("sqlite", s.backupDSN)
+	if err != nil {
+		return wrap("backup to "+destPath, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, destPath); err != nil {
+		return wrap("backup to "+destPath, err)
+	}
+	return wrap("backup to "+destPath, db.Close())
+}
+
+// Settings.
+
+// GetSetting returns the value of key, or store.ErrNotFound.
+func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
+	var v string
+	if err := s.reader.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v); err != nil {
+		return "", wrap("get setting", err)
+	}
+	return v, nil
+}
+
+// PutSettingIfAbsent stores value unless key is set, and returns the value
+// now stored.
+func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	// The no-op update makes RETURNING yield the existing row on conflict,
+	// so the answer comes from the same statement as the insert.
+	var v string
+	err := s.writer.QueryRowContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = settings.value
+		RETURNING value`, key, value).Scan(&v)
+	if err != nil {
+		return "", wrap("put setting", err)
+	}
+	return v, nil
+}
+
+// Maintenance.
+
+// DeleteExpired removes at most limit rows of each kind whose removal time
+// is before now, in bounded batches so that no statement holds the write
+// lock for long. Tokens go with their family (ON DELETE CASCADE) and are not
+// counted. A limit below 1 removes nothing.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Duration, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	nowUS := now.UnixMicro()
+	keptUS := now.Add(-keep).UnixMicro()
+	total := 0
+	for _, k := range []struct {
+		table  string
+		before int64
+	}{
+		{"clients", nowUS},
+		{"device_grants", keptUS},
+		{"auth_codes", keptUS},
+		{"sessions", nowUS},
+		{"token_families", nowUS},
+	} {
+		res, err := s.writer.ExecContext(ctx, `DELETE FROM `+k.table+` WHERE rowid IN
+			(SELECT rowid FROM `+k.table+` WHERE expires_at < ? LIMIT ?)`, k.before, limit)
+		if err != nil {
+			return total, wrap("delete expired "+k.table, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, wrap("delete expired "+k.table, err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}
+
+// Helpers.
+
+// wrap prefixes err with the operation and maps what the contract names:
+// no row is store.ErrNotFound, a unique or primary key violation is
+// store.ErrAlreadyExists.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("sqlite: %s: %w (%w)", op, store.ErrAlreadyExists, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// execer is a *sql.DB or *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// micros is a time as stored: unix microseconds, NULL for the zero time.
+func micros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// utc is a time as the store returns it.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.UnixMicro(t.UnixMicro()).UTC()
+}
+
+// expired reports whether something expiring at exp is expired at now; the
+// zero time never expires.
+func expired(exp, now time.Time) bool {
+	return !exp.IsZero() && !now.Before(exp)
+}
+
+// timeCol scans a time column.
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case int64:
+		*c.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("time column holds %T", v)
+	}
+	return nil
+}
+
+// durationCol scans a microseconds column.
+type durationCol struct{ d *time.Duration }
+
+func (c durationCol) Scan(v any) error {
+	us, ok := v.(int64)
+	if !ok {
+		return fmt.Errorf("duration column holds %T", v)
+	}
+	*c.d = time.Duration(us) * time.Microsecond
+	return nil
+}
+
+// list is a string list as stored: a JSON array, never NULL.
+func list(s []string) string {
+	if len(s) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(s) // a []string always marshals
+	return string(b)
+}
+
+// listCol scans a list column; an empty list reads back as nil.
+type listCol struct{ s *[]string }
+
+func (c listCol) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("list column holds %T", v)
+	}
+	var out []string
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("list column: %w", err)
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	*c.s = out
+	return nil
+}
