@@ -246,7 +246,9 @@ func decode(w http.ResponseWriter, r *http.Request, q request) error {
 // parse decodes one JSON object into q and validates it; every error is an
 // InvalidRequest *oauth.Error. The Content-Type is not consulted: botocore
 // before late 2021 sent none. Unknown members are ignored (the model grows;
-// clients add members before servers know them).
+// clients add members before servers know them). encoding/json matches
+// member names case-insensitively ("ClientId" fills clientId); AWS clients
+// send the model's exact names, so that leniency costs nothing.
 func parse(data []byte, q request) error {
 	first := firstNonSpace(data)
 	if first < 0 {

@@ -2,9 +2,9 @@ package awsapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"

@@ -52,21 +52,27 @@ func TestDeviceApprovalInChromium(t *testing.T) {
 	s.AddUser(t, testUser, testPassword)
 	l := startDeviceLogin(t, s)
 
-	var consent, result string
-	err := chromedp.Run(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(aws.ToString(l.start.VerificationUriComplete)),
 		chromedp.WaitVisible(`input[name="username"]`),
 		chromedp.SendKeys(`input[name="username"]`, testUser),
 		chromedp.SendKeys(`input[name="password"]`, testPassword),
 		chromedp.Submit(`input[name="password"]`),
 		chromedp.WaitVisible(`button[value="allow"]`),
-		chromedp.Text(`body`, &consent),
-		chromedp.Click(`button[value="allow"]`),
-		chromedp.WaitNotPresent(`button[value="allow"]`),
-		chromedp.Text(`body`, &result),
 	)
 	if err != nil {
-		t.Fatalf("browser: %v", err)
+		t.Fatalf("browser sign-in: %v", err)
+	}
+	consent, err := chromedp.Run(ctx, chromedp.Text(`body`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`button[value="allow"]`), chromedp.WaitNotPresent(`button[value="allow"]`)); err != nil {
+		t.Fatalf("browser allow: %v", err)
+	}
+	result, err := chromedp.Run(ctx, chromedp.Text(`body`))
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, want := range []string{"botocore-client-dev", aws.ToString(l.start.UserCode)} {
 		if !contains(consent, want) {

@@ -23,12 +23,17 @@ const (
 	testPassword = "correct horse battery staple"
 )
 
-// sdkClient is the real aws-sdk-go-v2 SSO OIDC client pointed at s.
-func sdkClient(s *servertest.Server) *ssooidc.Client {
+// sdkClient is the real aws-sdk-go-v2 SSO OIDC client pointed at s. Its
+// idle connections are closed when the test ends, before the server stops,
+// so a connection dialled but never used does not hold the shutdown.
+func sdkClient(t *testing.T, s *servertest.Server) *ssooidc.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(transport.CloseIdleConnections)
 	return ssooidc.New(ssooidc.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.URL),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Transport: transport},
 	})
 }
 
@@ -43,7 +48,7 @@ type deviceLogin struct {
 func startDeviceLogin(t *testing.T, s *servertest.Server) deviceLogin {
 	t.Helper()
 	ctx := context.Background()
-	c := sdkClient(s)
+	c := sdkClient(t, s)
 	reg, err := c.RegisterClient(ctx, &ssooidc.RegisterClientInput{
 		ClientName: aws.String("botocore-client-dev"),
 		ClientType: aws.String("public"),
@@ -209,23 +214,26 @@ func TestDeviceFlowSlowDown(t *testing.T) {
 	}
 	_, err := l.poll()
 	wantErr[*types.SlowDownException](t, err)
-	// The interval grew by 5 s: a poll 2 s later is still too early, one
-	// 6 s after the slowed poll is not.
-	s.Clock.Advance(2 * time.Second)
-	_, err = l.poll()
-	wantErr[*types.AuthorizationPendingException](t, err) // burst of two
+	// The interval grew by 5 s to 6 s: 6 s later a burst of two is
+	// allowed again, a third poll is not.
+	s.Clock.Advance(6 * time.Second)
+	for range 2 {
+		_, err = l.poll()
+		wantErr[*types.AuthorizationPendingException](t, err)
+	}
 	_, err = l.poll()
 	wantErr[*types.SlowDownException](t, err)
-	s.Clock.Advance(6 * time.Second)
+	// Slowing down again grew it to 11 s.
+	s.Clock.Advance(10 * time.Second)
 	_, err = l.poll()
-	wantErr[*types.AuthorizationPendingException](t, err)
+	wantErr[*types.SlowDownException](t, err)
 }
 
 func TestRegistrationSurvivesRestart(t *testing.T) {
 	s := servertest.Start(t)
 	l := startDeviceLogin(t, s)
 	s2 := s.Restart(t)
-	c := sdkClient(s2)
+	c := sdkClient(t, s2)
 	_, err := c.StartDeviceAuthorization(context.Background(), &ssooidc.StartDeviceAuthorizationInput{
 		ClientId:     l.reg.ClientId,
 		ClientSecret: l.reg.ClientSecret,
@@ -238,7 +246,7 @@ func TestRegistrationSurvivesRestart(t *testing.T) {
 
 func TestUnknownClientIs401(t *testing.T) {
 	s := servertest.Start(t)
-	_, err := sdkClient(s).StartDeviceAuthorization(context.Background(), &ssooidc.StartDeviceAuthorizationInput{
+	_, err := sdkClient(t, s).StartDeviceAuthorization(context.Background(), &ssooidc.StartDeviceAuthorizationInput{
 		ClientId:     aws.String("nope"),
 		ClientSecret: aws.String("nope"),
 		StartUrl:     aws.String(testStartURL),
