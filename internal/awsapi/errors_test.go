@@ -144,8 +144,8 @@ func engineCases() []errCase {
 	unauthorized := func(name string, setup func(*testing.T, *harness) (string, string), description string) errCase {
 		return errCase{name, setup, 400, "UnauthorizedClientException", errBody("unauthorized_client", description)}
 	}
-	const unknownClient = "Invalid client: unknown client id."
-	const wrongSecret = "Invalid client: wrong client secret."
+	const unknownClient = "Invalid client: unknown client id or wrong client secret."
+	const wrongSecret = unknownClient
 	const expiredClient = "Invalid client: the registration has expired; register again."
 	const badRefresh = "Invalid refresh token provided."
 	wrong := func(c client) client { return client{c.id, c.secret + "x"} }

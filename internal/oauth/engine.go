@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
@@ -260,18 +261,24 @@ func clientAllows(c store.Client, grant string) bool {
 func (e *Engine) authenticateClient(ctx context.Context, id, secretValue string) (store.Client, error) {
 	c, err := e.store.GetClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, Errorf(InvalidClient, "Invalid client: unknown client id.")
+		return store.Client{}, errBadClient()
 	}
 	if err != nil {
 		return store.Client{}, internalError("get client", err)
 	}
 	if subtle.ConstantTimeCompare(c.SecretHash, e.keys.Hash(hashClientSecret, secretValue)) != 1 {
-		return store.Client{}, Errorf(InvalidClient, "Invalid client: wrong client secret.")
+		return store.Client{}, errBadClient()
 	}
 	if !e.now().Before(c.ExpiresAt) {
 		return store.Client{}, Errorf(InvalidClient, "Invalid client: the registration has expired; register again.")
 	}
 	return c, nil
+}
+
+// errBadClient is one answer for an unknown id and a wrong secret, so a
+// caller cannot probe which client ids exist.
+func errBadClient() *Error {
+	return Errorf(InvalidClient, "Invalid client: unknown client id or wrong client secret.")
 }
 
 // ---- StartDeviceAuthorization ----
@@ -672,7 +679,8 @@ type AuthorizeRequest struct {
 // Authorization is a validated authorization request.
 type Authorization struct {
 	AuthorizeRequest
-	ClientName string
+	ClientName         string
+	ClientRegisteredAt time.Time
 }
 
 // CheckAuthorize validates an authorization request. On error, the returned
@@ -693,7 +701,7 @@ func (e *Engine) CheckAuthorize(ctx context.Context, req AuthorizeRequest) (Auth
 	if req.RedirectURI == "" || !slices.ContainsFunc(c.RedirectURIs, func(r string) bool { return MatchRedirectURI(r, req.RedirectURI) }) {
 		return Authorization{}, Errorf(InvalidRequest, "redirect_uri is not registered for this client.")
 	}
-	a := Authorization{AuthorizeRequest: req, ClientName: c.Name}
+	a := Authorization{AuthorizeRequest: req, ClientName: c.Name, ClientRegisteredAt: c.CreatedAt}
 	switch {
 	case req.ResponseType != "code":
 		return a, Errorf(InvalidRequest, "response_type must be code.") // unsupported_response_type on the wire
@@ -745,9 +753,14 @@ func (e *Engine) IssueAuthCode(ctx context.Context, a Authorization, userID stri
 	return code, nil
 }
 
+// truncate shortens s to at most n bytes, on a character boundary, for
+// echoing user input in a description.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -116,6 +116,7 @@ func redirectToClient(w http.ResponseWriter, r *http.Request, a oauth.Authorizat
 type authorizeConsentPage struct {
 	common
 	ClientName  string
+	Registered  string
 	Scopes      []string
 	Destination string
 	CSRF        string
@@ -180,6 +181,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, http.StatusOK, "authorize_consent", authorizeConsentPage{
 		common:      common{Title: "Approve " + a.ClientName + "?", User: s.name},
 		ClientName:  a.ClientName,
+		Registered:  whenAgo(a.ClientRegisteredAt, h.cfg.Now()),
 		Scopes:      a.Scopes,
 		Destination: dest,
 		CSRF:        h.dir.CSRFToken(s.cookie),

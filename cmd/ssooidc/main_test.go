@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the ssooidc command built once for these tests: they run it as
+// an operator would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ssooidc-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "ssooidc")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building ssooidc: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs the binary in dir with stdin and a clean SSOOIDC_* environment.
+func run(t *testing.T, dir, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{out.String(), errOut.String(), code}
+}
+
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SSOOIDC_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func TestUserCommands(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "users.db")
+	ok := func(r result) result {
+		t.Helper()
+		if r.code != 0 {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		return r
+	}
+	ok(run(t, dir, "a long passphrase\n", "user", "add", "alice", "--email", "alice@example.com", "--display-name", "Alice A", "--password-stdin", "--db", db))
+	ok(run(t, dir, "another passphrase\n", "user", "add", "bob", "--password-stdin", "--db", db))
+
+	r := run(t, dir, "x\n", "user", "add", "alice", "--password-stdin", "--db", db)
+	if r.code == 0 {
+		t.Error("adding a user twice succeeded")
+	}
+	r = run(t, dir, "", "user", "add", "carol", "--db", db)
+	if r.code != 2 || !strings.Contains(r.stderr, "--password-stdin") {
+		t.Errorf("add without --password-stdin: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	list := ok(run(t, dir, "", "user", "list", "--db", db)).stdout
+	for _, want := range []string{"alice", "alice@example.com", "Alice A", "bob", "enabled"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("user list lacks %q:\n%s", want, list)
+		}
+	}
+	ok(run(t, dir, "", "user", "disable", "alice", "--db", db))
+	if list := ok(run(t, dir, "", "user", "list", "--db", db)).stdout; !regexp.MustCompile(`alice .*disabled`).MatchString(list) {
+		t.Errorf("alice not shown disabled:\n%s", list)
+	}
+	ok(run(t, dir, "", "user", "enable", "alice", "--db", db))
+	ok(run(t, dir, "a new passphrase\n", "user", "passwd", "alice", "--password-stdin", "--db", db))
+	ok(run(t, dir, "", "user", "delete", "bob", "--db", db))
+	if list := ok(run(t, dir, "", "user", "list", "--db", db)).stdout; strings.Contains(list, "bob") {
+		t.Errorf("bob still listed:\n%s", list)
+	}
+	if r := run(t, dir, "", "user", "delete", "nobody", "--db", db); r.code == 0 {
+		t.Error("deleting an unknown user succeeded")
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// serveProcess is a running `ssooidc serve`.
+type serveProcess struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr *bytes.Buffer
+}
+
+func startServe(t *testing.T, dir string, env []string, args ...string) *serveProcess {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &serveProcess{cmd: cmd, lines: make(chan string, 100), stderr: &bytes.Buffer{}}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return s
+}
+
+// waitFor reads stdout until a line matches re, and returns its submatches.
+func (s *serveProcess) waitFor(t *testing.T, re string) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-s.lines:
+			if !ok {
+				t.Fatalf("server exited before printing %q; stderr:\n%s", re, s.stderr)
+			}
+			if m := rx.FindStringSubmatch(line); m != nil {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no line matching %q", re)
+		}
+	}
+}
+
+func (s *serveProcess) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Wait(); err != nil {
+		t.Errorf("server exit after SIGTERM: %v\nstderr:\n%s", err, s.stderr)
+	}
+}
+
+func TestServeDev(t *testing.T) {
+	dir := t.TempDir()
+	addr := freePort(t)
+	s := startServe(t, dir, nil, "--dev", "--addr", addr)
+	m := s.waitFor(t, `Created the demo user "demo" with password (\S+)`)
+	password := m[1]
+	s.waitFor(t, `AWS_ENDPOINT_URL_SSO_OIDC=http://`+regexp.QuoteMeta(addr))
+
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz = %d", resp.StatusCode)
+	}
+	s.stop(t)
+	if _, err := os.Stat(filepath.Join(dir, "ssooidc.db.key")); err != nil {
+		t.Errorf("dev key file: %v", err)
+	}
+	if strings.Contains(s.stderr.String(), password) {
+		t.Error("the demo password appears in the log")
+	}
+
+	// A second start on the same database reuses the demo user and says so.
+	s = startServe(t, dir, nil, "--dev", "--addr", addr)
+	s.waitFor(t, `Reusing the demo user "demo"`)
+	s.stop(t)
+
+	// The demo password works with the user commands' store too.
+	if r := run(t, dir, "", "user", "list"); !strings.Contains(r.stdout, "demo") {
+		t.Errorf("user list after --dev: %q %q", r.stdout, r.stderr)
+	}
+}
+
+func TestServeRefusesAnotherKey(t *testing.T) {
+	dir := t.TempDir()
+	key1 := strings.TrimSpace(run(t, dir, "", "keys", "generate").stdout)
+	key2 := strings.TrimSpace(run(t, dir, "", "keys", "generate").stdout)
+	if key1 == key2 || len(key1) < 43 {
+		t.Fatalf("keys generate: %q %q", key1, key2)
+	}
+	addr := freePort(t)
+	s := startServe(t, dir, []string{"SSOOIDC_SECRET_KEY=" + key1}, "--addr", addr)
+	s.waitFor(t, `ssooidc is serving`)
+	s.stop(t)
+
+	r := runWithEnv(t, dir, []string{"SSOOIDC_SECRET_KEY=" + key2}, "serve", "--addr", addr)
+	if r.code == 0 || !strings.Contains(r.stderr, "does not match") {
+		t.Errorf("start with another key: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestServeWithoutKeyOutsideDev(t *testing.T) {
+	r := run(t, t.TempDir(), "", "serve", "--addr", freePort(t))
+	if r.code == 0 || !strings.Contains(r.stderr, "keys generate") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestConfigErrorsAreAllReported(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(cfg, []byte("addr: nope\nlog_level: loud\ndevice_poll_interval: 1500ms\n"), 0o600)
+	r := run(t, dir, "", "serve", "--config", cfg, "--dev")
+	for _, want := range []string{"addr:", "log_level:", "device_poll_interval:"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	os.WriteFile(cfg, []byte("adress: 127.0.0.1:1\n"), 0o600)
+	if r := run(t, dir, "", "serve", "--config", cfg); r.code == 0 || !strings.Contains(r.stderr, "adress") {
+		t.Errorf("unknown key: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := run(t, t.TempDir(), "", "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "ssooidc ") || !strings.Contains(r.stdout, "go1.") {
+		t.Errorf("version: %q", r.stdout)
+	}
+}
+
+func runWithEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	return result{out.String(), errOut.String(), code}
+}
