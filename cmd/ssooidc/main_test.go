@@ -287,3 +287,24 @@ func runWithEnv(t *testing.T, dir string, env []string, args ...string) result {
 	}
 	return result{out.String(), errOut.String(), code}
 }
+
+func TestBackup(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "live.db")
+	copyPath := filepath.Join(dir, "copy.db")
+	if r := run(t, dir, "a long passphrase\n", "user", "add", "alice", "--password-stdin", "--db", db); r.code != 0 {
+		t.Fatalf("add: %s", r.stderr)
+	}
+	if r := run(t, dir, "", "backup", "--to", copyPath, "--db", db); r.code != 0 {
+		t.Fatalf("backup: exit %d: %s", r.code, r.stderr)
+	}
+	if r := run(t, dir, "", "user", "list", "--db", copyPath); !strings.Contains(r.stdout, "alice") {
+		t.Errorf("the copy lacks alice: %q %q", r.stdout, r.stderr)
+	}
+	if r := run(t, dir, "", "backup", "--to", copyPath, "--db", db); r.code == 0 {
+		t.Error("backup over an existing file succeeded")
+	}
+	if r := run(t, dir, "", "backup", "--db", db); r.code != 2 {
+		t.Errorf("backup without --to: exit %d", r.code)
+	}
+}

@@ -70,7 +70,7 @@
 // Open applies those the database has not seen, in order, each in its own
 // transaction, recorded in schema_migrations(version, applied_at,
 // compatible_with), on one dedicated session that holds a PostgreSQL
-// advisory lock (key MigrateLockKey, derived from "ssooidc migrate") while it
+// advisory lock (a fixed key, the FNV-1a hash of "ssooidc migrate") while it
 // checks and migrates: replicas starting together migrate once, the others
 // wait and then find nothing to do. Migration statements run without
 // statement timeout (Open's context bounds them).
