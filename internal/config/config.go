@@ -75,7 +75,9 @@ type Config struct {
 	LogLevel  string `yaml:"log_level" doc:"debug, info, warn or error."`
 	LogFormat string `yaml:"log_format" doc:"json, text, or auto (text on a terminal, JSON otherwise)."`
 
-	TrustedProxies []string `yaml:"trusted_proxies" doc:"CIDRs of proxies whose X-Forwarded-For is believed."`
+	TrustedProxies []string `yaml:"trusted_proxies" doc:"IP addresses or CIDRs of proxies whose X-Forwarded-For is believed."`
+
+	MetricsAddr string `yaml:"metrics_addr" doc:"Serve /metrics on this separate address instead of the main listener (so it need not be public)."`
 }
 
 // Default returns the defaults.
@@ -241,6 +243,11 @@ func (c *Config) Validate() error {
 	for _, p := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
 			bad("trusted_proxies: %q is not an IP address or CIDR", p)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("metrics_addr: %q is not host:port", c.MetricsAddr)
 		}
 	}
 	if c.SecretKey != "" && c.SecretKeyFile != "" {

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ssooidc/ssooidc/internal/audit"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
 )
@@ -28,8 +29,9 @@ type Store interface {
 
 // Config is the directory's policy. Zero fields take the defaults.
 type Config struct {
-	SessionLifetime time.Duration // default 8h
-	HashConcurrency int           // argon2id runs at most this many at once; default 2
+	SessionLifetime time.Duration  // default 8h
+	HashConcurrency int            // argon2id runs at most this many at once; default 2
+	Audit           audit.Recorder // receives sign-in and administration events; nil drops them
 }
 
 // WithDefaults fills zero fields.
@@ -39,6 +41,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HashConcurrency <= 0 {
 		c.HashConcurrency = 2
+	}
+	if c.Audit == nil {
+		c.Audit = audit.Discard{}
 	}
 	return c
 }
@@ -149,8 +154,8 @@ func validateDisplayName(s string) error {
 
 // ---- users ----
 
-// AddUser creates a user with a password.
-func (d *Directory) AddUser(ctx context.Context, name, email, displayName, password string) (store.User, error) {
+// addUser does the work of AddUser; the exported method records the event.
+func (d *Directory) addUser(ctx context.Context, name, email, displayName, password string) (store.User, error) {
 	if err := errors.Join(ValidateName(name), validateEmail(email), validateDisplayName(displayName), ValidatePassword(password)); err != nil {
 		return store.User{}, fmt.Errorf("directory: add user: %w", err)
 	}
@@ -178,10 +183,8 @@ func (d *Directory) AddUser(ctx context.Context, name, email, displayName, passw
 	return u, nil
 }
 
-// SetPassword replaces a user's password. The user's browser sessions end,
-// so a stolen session does not survive a password change; issued tokens
-// stay valid (disable the user to revoke them).
-func (d *Directory) SetPassword(ctx context.Context, name, password string) error {
+// setPassword does the work of SetPassword; the exported method records the event.
+func (d *Directory) setPassword(ctx context.Context, name, password string) error {
 	if err := ValidatePassword(password); err != nil {
 		return fmt.Errorf("directory: set password: %w", err)
 	}
@@ -205,9 +208,8 @@ func (d *Directory) SetPassword(ctx context.Context, name, password string) erro
 	return nil
 }
 
-// SetDisabled disables or enables a user. Disabling also ends the user's
-// browser sessions and revokes every token issued to it.
-func (d *Directory) SetDisabled(ctx context.Context, name string, disabled bool) error {
+// setDisabled does the work of SetDisabled; the exported method records the event.
+func (d *Directory) setDisabled(ctx context.Context, name string, disabled bool) error {
 	u, err := d.UserByName(ctx, name)
 	if err != nil {
 		return err
@@ -230,8 +232,8 @@ func (d *Directory) SetDisabled(ctx context.Context, name string, disabled bool)
 	return nil
 }
 
-// DeleteUser removes a user, its sessions and (by revocation) its tokens.
-func (d *Directory) DeleteUser(ctx context.Context, name string) error {
+// deleteUser does the work of DeleteUser; the exported method records the event.
+func (d *Directory) deleteUser(ctx context.Context, name string) error {
 	u, err := d.UserByName(ctx, name)
 	if err != nil {
 		return err
@@ -265,12 +267,8 @@ func (d *Directory) UserByName(ctx context.Context, name string) (store.User, er
 	return u, nil
 }
 
-// Authenticate checks a user name and password. Every failure — unknown
-// user, wrong password, disabled user — is ErrBadCredentials, and an
-// unknown user costs the same argon2id work as a known one, so neither the
-// answer nor its timing tells whether an account exists. Other errors
-// (storage, a cancelled context) are returned wrapped.
-func (d *Directory) Authenticate(ctx context.Context, name, password string) (store.User, error) {
+// authenticate does the work of Authenticate; the exported method records the event.
+func (d *Directory) authenticate(ctx context.Context, name, password string) (store.User, error) {
 	if ValidateName(name) != nil || len(password) > maxPasswordLen {
 		// No such account can exist; nothing to hide, no hashing to spend.
 		return store.User{}, ErrBadCredentials
@@ -384,4 +382,74 @@ func plausibleSession(v string) bool {
 // the cookie. Compare it in constant time.
 func (d *Directory) CSRFToken(cookieValue string) string {
 	return base64.RawURLEncoding.EncodeToString(d.keys.Hash(hashCSRF, cookieValue))
+}
+
+// ---- audited entry points ----
+
+func (d *Directory) record(ctx context.Context, t audit.Type, userID, detail string) {
+	d.cfg.Audit.Record(ctx, audit.Event{Type: t, Time: d.now(), UserID: userID, Detail: detail})
+}
+
+// AddUser creates a user with a password.
+func (d *Directory) AddUser(ctx context.Context, name, email, displayName, password string) (store.User, error) {
+	u, err := d.addUser(ctx, name, email, displayName, password)
+	if err == nil {
+		d.record(ctx, audit.UserAdded, u.ID, u.Name)
+	}
+	return u, err
+}
+
+// SetPassword replaces a user's password and ends its browser sessions.
+func (d *Directory) SetPassword(ctx context.Context, name, password string) error {
+	err := d.setPassword(ctx, name, password)
+	if err == nil {
+		d.record(ctx, audit.UserPasswordChanged, "", name)
+	}
+	return err
+}
+
+// SetDisabled disables (ending its sessions and revoking its tokens) or
+// enables a user.
+func (d *Directory) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	err := d.setDisabled(ctx, name, disabled)
+	if err == nil {
+		t := audit.UserEnabled
+		if disabled {
+			t = audit.UserDisabled
+		}
+		d.record(ctx, t, "", name)
+	}
+	return err
+}
+
+// DeleteUser removes a user, its sessions and its tokens.
+func (d *Directory) DeleteUser(ctx context.Context, name string) error {
+	err := d.deleteUser(ctx, name)
+	if err == nil {
+		d.record(ctx, audit.UserDeleted, "", name)
+	}
+	return err
+}
+
+// Authenticate checks a user name and password. Every failure a person
+// could cause is ErrBadCredentials, with the same work done whether or not
+// the user exists; other failures (storage, a cancelled context) are
+// returned wrapped.
+func (d *Directory) Authenticate(ctx context.Context, name, password string) (store.User, error) {
+	u, err := d.authenticate(ctx, name, password)
+	switch {
+	case err == nil:
+		d.record(ctx, audit.SignInSucceeded, u.ID, u.Name)
+	case errors.Is(err, ErrBadCredentials):
+		d.record(ctx, audit.SignInFailed, u.ID, truncateName(name))
+	}
+	return u, err
+}
+
+// truncateName keeps what a person typed as a user name short in records.
+func truncateName(name string) string {
+	if len(name) > maxNameLen || !utf8.ValidString(name) {
+		return "(invalid user name)"
+	}
+	return name
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ssooidc/ssooidc/internal/audit"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
 )
@@ -67,6 +68,9 @@ type Config struct {
 	RefreshTokenLifetime time.Duration // 8 h from approval: the session length
 	RefreshReuseGrace    time.Duration // 5 s; negative: off
 	AuthCodeLifetime     time.Duration // 60 s
+
+	// Audit receives the security events; nil drops them.
+	Audit audit.Recorder
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -83,6 +87,9 @@ func (c Config) WithDefaults() Config {
 	def(&c.RefreshTokenLifetime, 8*time.Hour)
 	def(&c.RefreshReuseGrace, 5*time.Second)
 	def(&c.AuthCodeLifetime, 60*time.Second)
+	if c.Audit == nil {
+		c.Audit = audit.Discard{}
+	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	if len(c.StartURLs) == 0 && c.Issuer != "" {
 		c.StartURLs = []string{c.Issuer + "/start"}
@@ -121,6 +128,10 @@ func New(st Store, keys *secret.Keys, cfg Config, now func() time.Time, log *slo
 
 // Config returns the effective configuration.
 func (e *Engine) Config() Config { return e.cfg }
+
+func (e *Engine) record(ctx context.Context, t audit.Type, clientID, userID, detail string) {
+	e.cfg.Audit.Record(ctx, audit.Event{Type: t, Time: e.now(), ClientID: clientID, UserID: userID, Detail: detail})
+}
 
 // ---- RegisterClient ----
 
@@ -197,7 +208,7 @@ func (e *Engine) RegisterClient(ctx context.Context, req RegisterRequest) (Regis
 	if err := e.store.CreateClient(ctx, c); err != nil {
 		return RegisteredClient{}, internalError("register client", err)
 	}
-	e.log.InfoContext(ctx, "client registered", "client_id", c.ID, "client_name", c.Name, "grant_types", grants)
+	e.record(ctx, audit.ClientRegistered, c.ID, "", truncate(c.Name, 64))
 	return RegisteredClient{ClientID: c.ID, ClientSecret: secretValue, IssuedAt: now, ExpiresAt: c.ExpiresAt}, nil
 }
 
@@ -342,6 +353,7 @@ func (e *Engine) StartDeviceAuthorization(ctx context.Context, req StartRequest)
 			return DeviceAuthorization{}, internalError("create device grant", err)
 		}
 		shown := FormatUserCode(userCode)
+		e.record(ctx, audit.DeviceStarted, c.ID, "", "")
 		return DeviceAuthorization{
 			DeviceCode:              deviceCode,
 			UserCode:                shown,
@@ -414,6 +426,7 @@ func (e *Engine) deviceToken(ctx context.Context, req TokenRequest) (TokenRespon
 	case g.Status == store.DeviceRedeemed:
 		return TokenResponse{}, Errorf(InvalidGrant, "The device code has already been used.")
 	case !now.Before(g.ExpiresAt):
+		e.record(ctx, audit.DeviceExpired, c.ID, g.UserID, "")
 		return TokenResponse{}, Errorf(ExpiredToken, "The device code has expired.")
 	case g.Status == store.DeviceDenied:
 		return TokenResponse{}, Errorf(AccessDenied, "The request was denied.")
@@ -440,7 +453,8 @@ func (e *Engine) deviceToken(ctx context.Context, req TokenRequest) (TokenRespon
 	if err != nil {
 		return TokenResponse{}, internalError("redeem device grant", err)
 	}
-	e.log.InfoContext(ctx, "device grant redeemed", "client_id", c.ID, "user_id", g.UserID, "family_id", set.Family.ID)
+	e.record(ctx, audit.DeviceRedeemed, c.ID, g.UserID, "")
+	e.record(ctx, audit.TokenIssued, c.ID, g.UserID, GrantDeviceCode)
 	return resp, nil
 }
 
@@ -528,9 +542,10 @@ func (e *Engine) refreshToken(ctx context.Context, req TokenRequest) (TokenRespo
 	_, err = e.store.RotateRefreshToken(ctx, oldHash, c.ID, now, grace, set)
 	switch {
 	case err == nil:
+		e.record(ctx, audit.TokenRefreshed, c.ID, fam.UserID, "")
 		return resp, nil
 	case errors.Is(err, store.ErrReused):
-		e.log.WarnContext(ctx, "refresh token reuse detected; token family revoked", "client_id", c.ID, "family_id", fam.ID, "user_id", fam.UserID)
+		e.record(ctx, audit.TokenReused, c.ID, fam.UserID, "family revoked")
 		return TokenResponse{}, Errorf(InvalidGrant, "Invalid refresh token provided.")
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired):
 		return TokenResponse{}, Errorf(InvalidGrant, "Invalid refresh token provided.")
@@ -582,12 +597,13 @@ func (e *Engine) authCodeToken(ctx context.Context, req TokenRequest) (TokenResp
 	}, now)
 	err = e.store.ConsumeAuthCode(ctx, codeHash, now, set)
 	if errors.Is(err, store.ErrConsumed) {
-		e.log.WarnContext(ctx, "authorization code reused; tokens it issued are revoked", "client_id", c.ID, "user_id", ac.UserID)
+		e.record(ctx, audit.CodeReused, c.ID, ac.UserID, "tokens of the first use revoked")
 		return TokenResponse{}, Errorf(InvalidGrant, "The authorization code has already been used.")
 	}
 	if err != nil {
 		return TokenResponse{}, internalError("consume auth code", err)
 	}
+	e.record(ctx, audit.TokenIssued, c.ID, ac.UserID, GrantAuthorizationCode)
 	return resp, nil
 }
 
@@ -658,7 +674,11 @@ func (e *Engine) DecideDevice(ctx context.Context, typed, userID string, approve
 	case err != nil:
 		return internalError("decide device grant", err)
 	}
-	e.log.InfoContext(ctx, "device grant decided", "client_id", g.ClientID, "user_id", userID, "approved", approve)
+	t := audit.DeviceDenied
+	if approve {
+		t = audit.DeviceApproved
+	}
+	e.record(ctx, t, g.ClientID, userID, "")
 	return nil
 }
 
@@ -750,7 +770,14 @@ func (e *Engine) IssueAuthCode(ctx context.Context, a Authorization, userID stri
 	if err != nil {
 		return "", internalError("create auth code", err)
 	}
+	e.record(ctx, audit.CodeApproved, a.ClientID, userID, "")
 	return code, nil
+}
+
+// DenyAuthorization records that the person denied a checked request; the
+// caller redirects access_denied to the client.
+func (e *Engine) DenyAuthorization(ctx context.Context, a Authorization, userID string) {
+	e.record(ctx, audit.CodeDenied, a.ClientID, userID, "")
 }
 
 // truncate shortens s to at most n bytes, on a character boundary, for

@@ -45,6 +45,7 @@ type Server struct {
 	directory *directory.Directory
 	handler   http.Handler
 	trusted   []netip.Prefix
+	metrics   *metrics
 }
 
 // New builds a server.
@@ -63,7 +64,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: opts.Log, now: opts.Now, trusted: trusted}
+	s := &Server{cfg: cfg, store: opts.Store, log: opts.Log, now: opts.Now, trusted: trusted, metrics: newMetrics()}
+	rec := recorder{log: opts.Log, metrics: s.metrics}
 	s.engine = oauth.New(opts.Store, opts.Keys, oauth.Config{
 		Issuer:               cfg.Issuer,
 		StartURLs:            cfg.StartURLs,
@@ -75,9 +77,11 @@ func New(opts Options) (*Server, error) {
 		RefreshTokenLifetime: time.Duration(cfg.RefreshTokenLifetime),
 		RefreshReuseGrace:    reuseGrace(cfg.RefreshReuseGrace),
 		AuthCodeLifetime:     time.Duration(cfg.AuthCodeLifetime),
+		Audit:                rec,
 	}, opts.Now, opts.Log)
 	s.directory = directory.New(opts.Store, opts.Keys, directory.Config{
 		SessionLifetime: time.Duration(cfg.BrowserSessionTimeout),
+		Audit:           rec,
 	}, opts.Now, opts.Log)
 
 	mux := http.NewServeMux()
@@ -93,6 +97,9 @@ func New(opts Options) (*Server, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metrics.handler())
+	}
 	mux.HandleFunc("GET /{$}", s.home)
 	s.handler = s.middleware(mux)
 	return s, nil
@@ -153,8 +160,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	defer func() { stopGC(); <-gcDone }()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if s.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			hs.Close()
+			return fmt.Errorf("server: metrics listener: %w", err)
+		}
+		ms := &http.Server{Handler: s.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := ms.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		defer ms.Close()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("server: %w", err)
@@ -203,6 +224,7 @@ func (s *Server) CollectOnce(ctx context.Context) {
 			return
 		}
 		total += n
+		s.metrics.storeGC.Add(float64(n))
 		if n < gcBatch {
 			break
 		}
@@ -243,6 +265,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		info := reqinfo.Info{ID: reqinfo.NewID(), ClientIP: s.clientIP(r)}
 		r = r.WithContext(reqinfo.With(r.Context(), info))
+		// The mux records the matched pattern on this request.
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
@@ -254,6 +277,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					http.Error(rec, "internal error", http.StatusInternalServerError)
 				}
 			}
+			latency := time.Since(start)
+			s.metrics.observeRequest(r.Pattern, r.Method, rec.status, latency, rec.Header().Get("X-Amzn-Errortype"))
 			level := slog.LevelInfo
 			// Pending polls are the bulk of traffic: keep them out of
 			// the log above debug level.
@@ -265,7 +290,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status),
-				slog.Duration("latency", time.Since(start)),
+				slog.Duration("latency", latency),
 				slog.String("client_ip", info.ClientIP),
 			)
 		}()

@@ -222,6 +222,7 @@ func (h *Handler) authorizeDecide(w http.ResponseWriter, r *http.Request) error 
 		return redirectToClient(w, r, a, url.Values{"code": {code}})
 	case "deny":
 		h.cfg.Log.InfoContext(ctx, "authorization denied", "request_id", info.ID, "client_id", a.ClientID, "user_id", s.userID)
+		h.engine.DenyAuthorization(ctx, a, s.userID)
 		return redirectToClient(w, r, a, url.Values{"error": {"access_denied"}})
 	default:
 		return &pageError{status: http.StatusBadRequest, title: "Bad request", message: "Choose Allow or Deny.", link: authorizeURL(a)}

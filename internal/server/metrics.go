@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ssooidc/ssooidc/internal/audit"
+	"github.com/ssooidc/ssooidc/internal/reqinfo"
+)
+
+// metrics are the server's Prometheus metrics, on a private registry (no
+// global state, so several servers can run in one test process).
+type metrics struct {
+	registry  *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	awsErrors *prometheus.CounterVec
+	events    *prometheus.CounterVec
+	storeGC   prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssooidc_http_requests_total",
+			Help: "HTTP requests by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ssooidc_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		awsErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssooidc_aws_errors_total",
+			Help: "AWS-dialect error answers by exception name (AuthorizationPendingException counts pending polls).",
+		}, []string{"exception"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssooidc_events_total",
+			Help: "Security events: device grants started/approved/denied/expired/redeemed, tokens issued/refreshed, refresh reuse, sign-ins, administration.",
+		}, []string{"event"}),
+		storeGC: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssooidc_expired_rows_removed_total",
+			Help: "Expired rows removed by the collector.",
+		}),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ssooidc_build_info",
+		Help: "Build information; the value is always 1.",
+	}, []string{"version", "goversion"})
+	version, goVersion := "(devel)", "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		goVersion = info.GoVersion
+		if info.Main.Version != "" {
+			version = info.Main.Version
+		}
+	}
+	build.WithLabelValues(version, goVersion).Set(1)
+	m.registry.MustRegister(m.requests, m.latency, m.awsErrors, m.events, m.storeGC, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// handler serves the exposition format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+func (m *metrics) observeRequest(route, method string, status int, d time.Duration, awsException string) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	if awsException != "" {
+		m.awsErrors.WithLabelValues(awsException).Inc()
+	}
+}
+
+// recorder is the audit.Recorder of a server: every security event is
+// counted and written to the log stream as one structured record.
+type recorder struct {
+	log     *slog.Logger
+	metrics *metrics
+}
+
+func (r recorder) Record(ctx context.Context, e audit.Event) {
+	r.metrics.events.WithLabelValues(string(e.Type)).Inc()
+	attrs := []slog.Attr{slog.String("event", string(e.Type))}
+	if info := reqinfo.From(ctx); info.ID != "" {
+		attrs = append(attrs, slog.String("request_id", info.ID), slog.String("client_ip", info.ClientIP))
+	}
+	if e.UserID != "" {
+		attrs = append(attrs, slog.String("user_id", e.UserID))
+	}
+	if e.ClientID != "" {
+		attrs = append(attrs, slog.String("client_id", e.ClientID))
+	}
+	if e.Detail != "" {
+		attrs = append(attrs, slog.String("detail", e.Detail))
+	}
+	r.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+}
