@@ -308,3 +308,62 @@ func TestBackup(t *testing.T) {
 		t.Errorf("backup without --to: exit %d", r.code)
 	}
 }
+
+// TestGracefulShutdown: a request in flight when SIGTERM arrives completes;
+// new connections are refused meanwhile.
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	key := strings.TrimSpace(run(t, dir, "", "keys", "generate").stdout)
+	addr := freePort(t)
+	s := startServe(t, dir, []string{"SSOOIDC_SECRET_KEY=" + key}, "--addr", addr)
+	s.waitFor(t, `ssooidc is serving`)
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"clientName":"in-flight","clientType":"public"}`
+	fmt.Fprintf(conn, "POST /client/register HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:10])
+	time.Sleep(200 * time.Millisecond) // let the server start reading the body
+
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break // refused: the listener is closed
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("new connections still accepted 5 s after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := conn.Write([]byte(body[10:])); err != nil {
+		t.Fatalf("finishing the in-flight request: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight response: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("in-flight request status = %d, want 200", resp.StatusCode)
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, s.stderr)
+	}
+}
+
+func TestDeployExampleConfigIsValid(t *testing.T) {
+	dir := t.TempDir()
+	key := strings.TrimSpace(run(t, dir, "", "keys", "generate").stdout)
+	cfg, err := filepath.Abs("../../deploy/ssooidc.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := runWithEnv(t, dir, []string{"SSOOIDC_SECRET_KEY=" + key}, "config", "check", cfg); r.code != 0 {
+		t.Errorf("deploy/ssooidc.yaml: exit %d: %s", r.code, r.stderr)
+	}
+}
