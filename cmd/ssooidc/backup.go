@@ -26,7 +26,7 @@ key separately: the copy is useless without it.`,
 			if err != nil {
 				return err
 			}
-			st, err := server.OpenStore(cmd.Context(), cfg.DB)
+			st, err := server.OpenStore(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,7 @@ func newMigrateCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := server.OpenStore(cmd.Context(), cfg.DB)
+			st, err := server.OpenStore(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

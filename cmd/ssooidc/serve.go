@@ -74,7 +74,7 @@ func serve(ctx context.Context, out io.Writer, cfg config.Config) error {
 	if cfg.Issuer == "" {
 		cfg.Issuer = "http://" + ln.Addr().String()
 	}
-	st, err := server.OpenStore(ctx, cfg.DB)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -152,7 +152,7 @@ func withDirectory(cmd *cobra.Command, g *globalFlags, fn func(context.Context, 
 		return err
 	}
 	ctx := cmd.Context()
-	st, err := server.OpenStore(ctx, cfg.DB)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

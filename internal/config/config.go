@@ -52,7 +52,10 @@ type Config struct {
 	// Issuer is the public base URL; http:// + Addr when empty.
 	Issuer string `yaml:"issuer" doc:"Public base URL of the server (what browsers and clients reach); default http:// + addr."`
 	// DB is a SQLite file path or a postgres:// URL.
-	DB string `yaml:"db" doc:"Storage: a SQLite file path, or a postgres:// URL."`
+	DB                 string   `yaml:"db" doc:"Storage: a SQLite file path, or a postgres:// URL."`
+	DBMaxConns         int      `yaml:"db_max_conns" doc:"PostgreSQL: the most connections this replica opens."`
+	DBStatementTimeout Duration `yaml:"db_statement_timeout" doc:"PostgreSQL: statement_timeout of every connection; a stuck query fails instead of holding a request."`
+
 	// Dev is development mode.
 	Dev bool `yaml:"dev" doc:"Development mode: any start URL, a demo user, a generated secret key beside the database."`
 
@@ -85,6 +88,8 @@ func Default() Config {
 	return Config{
 		Addr:                  "127.0.0.1:8080",
 		DB:                    "ssooidc.db",
+		DBMaxConns:            16,
+		DBStatementTimeout:    Duration(5 * time.Second),
 		ClientLifetime:        Duration(90 * 24 * time.Hour),
 		DeviceCodeLifetime:    Duration(600 * time.Second),
 		DevicePollInterval:    Duration(time.Second),
@@ -166,6 +171,12 @@ func setField(f reflect.Value, text string) error {
 	switch p := f.Addr().Interface().(type) {
 	case *string:
 		*p = text
+	case *int:
+		n, err := strconv.Atoi(strings.TrimSpace(text))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", text)
+		}
+		*p = n
 	case *bool:
 		b, err := strconv.ParseBool(text)
 		if err != nil {
@@ -201,6 +212,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DB == "" {
 		bad("db: must be a SQLite file path or a postgres:// URL")
+	}
+	if c.DBMaxConns < 1 || c.DBMaxConns > 10000 {
+		bad("db_max_conns: must be between 1 and 10000")
+	}
+	if c.DBStatementTimeout < 0 {
+		bad("db_statement_timeout: must not be negative (0 turns it off)")
 	}
 	for _, s := range c.StartURLs {
 		if u, err := url.Parse(s); err != nil || u.Scheme == "" || u.Host == "" {

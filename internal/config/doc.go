@@ -42,6 +42,8 @@ func defaultText(f reflect.Value) string {
 		return "`" + v + "`"
 	case bool:
 		return fmt.Sprintf("`%t`", v)
+	case int:
+		return fmt.Sprintf("`%d`", v)
 	case Duration:
 		return "`" + formatDuration(time.Duration(v)) + "`"
 	case []string:

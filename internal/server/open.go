@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/ssooidc/ssooidc/internal/config"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
 	"github.com/ssooidc/ssooidc/internal/store/sqlite"
@@ -13,13 +13,13 @@ import (
 
 // OpenStore opens the backend the db setting names: a postgres:// URL is
 // PostgreSQL, anything else a SQLite file path. Migrations run on open.
-func OpenStore(ctx context.Context, db string) (store.Store, error) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.IsPostgres() {
 		return nil, errors.New("server: PostgreSQL storage is not available in this build yet")
 	}
-	st, err := sqlite.Open(ctx, db)
+	st, err := sqlite.Open(ctx, cfg.DB)
 	if err != nil {
-		return nil, fmt.Errorf("server: open %s: %w", db, err)
+		return nil, fmt.Errorf("server: open %s: %w", cfg.DB, err)
 	}
 	return st, nil
 }

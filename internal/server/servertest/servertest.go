@@ -113,7 +113,7 @@ func startWith(t testing.TB, cfg config.Config, clock *Clock) *Server {
 		t.Fatalf("config: %v", err)
 	}
 	ctx := context.Background()
-	st, err := server.OpenStore(ctx, cfg.DB)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
