@@ -323,3 +323,28 @@ func TestHealth(t *testing.T) {
 		}
 	}
 }
+
+func TestReadyzFailsWhenTheStoreIsGone(t *testing.T) {
+	s := servertest.Start(t)
+	if err := s.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(s.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d, want 503", resp.StatusCode)
+	}
+	resp, err = http.Get(s.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz = %d, want 200 (process-only)", resp.StatusCode)
+	}
+	_, err = sdkClient(t, s).RegisterClient(context.Background(), &ssooidc.RegisterClientInput{ClientName: aws.String("x"), ClientType: aws.String("public")})
+	wantErr[*types.InternalServerException](t, err)
+}

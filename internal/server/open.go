@@ -2,12 +2,13 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ssooidc/ssooidc/internal/config"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
+	"github.com/ssooidc/ssooidc/internal/store/postgres"
 	"github.com/ssooidc/ssooidc/internal/store/sqlite"
 )
 
@@ -15,13 +16,28 @@ import (
 // PostgreSQL, anything else a SQLite file path. Migrations run on open.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if cfg.IsPostgres() {
-		return nil, errors.New("server: PostgreSQL storage is not available in this build yet")
+		st, err := postgres.Open(ctx, cfg.DB, postgres.Options{
+			MaxConns:         int32(cfg.DBMaxConns),
+			StatementTimeout: statementTimeout(cfg.DBStatementTimeout),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("server: open %s: %w", cfg.Redacted().DB, err)
+		}
+		return st, nil
 	}
 	st, err := sqlite.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, fmt.Errorf("server: open %s: %w", cfg.DB, err)
 	}
 	return st, nil
+}
+
+// statementTimeout maps the config's 0 = off onto the backend's negative = off.
+func statementTimeout(d config.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return time.Duration(d)
 }
 
 // keyFingerprintSetting records which master key the data was written with.

@@ -65,28 +65,39 @@ type Server struct {
 	stop func()
 }
 
-// Option adjusts the configuration before the server starts.
-type Option func(*config.Config)
+// Option adjusts the server before it starts.
+type Option func(*options)
+
+type options struct {
+	cfg   config.Config
+	clock *Clock
+}
 
 // WithDB uses the given database (a SQLite path or postgres:// URL) instead
 // of a fresh file.
-func WithDB(db string) Option { return func(c *config.Config) { c.DB = db } }
+func WithDB(db string) Option { return func(o *options) { o.cfg.DB = db } }
+
+// WithClock shares a clock between servers (replicas in one test).
+func WithClock(c *Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithConfig lets a test change any setting.
-func WithConfig(fn func(*config.Config)) Option { return func(c *config.Config) { fn(c) } }
+func WithConfig(fn func(*config.Config)) Option { return func(o *options) { fn(&o.cfg) } }
 
 // Start runs a server on 127.0.0.1 with a random port until the test ends.
 // The clock starts at the real current time, truncated to the second.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DB = filepath.Join(t.TempDir(), "ssooidc.db")
-	cfg.StartURLs = []string{"https://d-0000000000.awsapps.com/start"}
-	cfg.ShutdownGrace = config.Duration(5 * time.Second)
-	for _, o := range opts {
-		o(&cfg)
+	o := options{cfg: config.Default()}
+	o.cfg.DB = filepath.Join(t.TempDir(), "ssooidc.db")
+	o.cfg.StartURLs = []string{"https://d-0000000000.awsapps.com/start"}
+	o.cfg.ShutdownGrace = config.Duration(5 * time.Second)
+	for _, opt := range opts {
+		opt(&o)
 	}
-	return startWith(t, cfg, NewClock(time.Now().UTC().Truncate(time.Second)))
+	if o.clock == nil {
+		o.clock = NewClock(time.Now().UTC().Truncate(time.Second))
+	}
+	return startWith(t, o.cfg, o.clock)
 }
 
 // Restart stops s and starts a new server on the same database and clock.

@@ -23,14 +23,19 @@
 //   - application_name "ssooidc", which names the replica's sessions in
 //     pg_stat_activity.
 //
+// Behind a connection pooler, use session pooling: migrating holds a
+// session-level advisory lock, and pgx caches prepared statements per
+// session.
+//
 // A replica that loses the database answers errors; the pool reconnects by
-// itself when the database is back. An operation that fails because its
-// pooled session was terminated before it ran (a server restart, a
+// itself when the database is back. An operation that fails because the
+// server terminated its session (a fast shutdown or restart, a
 // pg_terminate_backend, idle_session_timeout), or because the connection
-// broke before anything was sent, is retried on a fresh connection after
-// closing the pool's other sessions, which are most likely dead too: such a
-// failure means that nothing was committed, so the retry cannot apply an
-// operation twice. Any other failure is returned as is. Everything an
+// broke before anything was sent, is run again on a fresh connection (at
+// most 3 runs), after closing the pool's other sessions, which are most
+// likely dead too: such a failure guarantees that nothing was committed, so
+// a retry cannot apply an operation twice. Any other failure, such as a
+// connection that broke mid-operation, is returned as is. Everything an
 // operation acknowledged was committed with the server's durability
 // settings, except poll timestamps (see below).
 //
@@ -223,26 +228,42 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	})
 }
 
-// connectionLost reports whether err says that the session was unusable
-// before the failed operation reached the server, so that nothing it did was
-// committed: pgx found the connection broken before sending anything, or
-// the server had terminated the session (its FATAL message arrives as the
-// answer to the next statement, and a session terminated during a
-// transaction has rolled it back).
+// connectionLost reports whether err says that the operation failed because
+// its session was unusable, in a way that guarantees nothing it did was
+// committed:
+//   - pgx found the connection broken before sending anything;
+//   - the server terminated the session (admin_shutdown: a fast shutdown,
+//     pg_terminate_backend, a failover tool; idle_session_timeout). A
+//     backend acts on such a termination only at an interrupt check, which
+//     comes before the commit or after the commit's answer was sent, never
+//     in between: when the FATAL message is the answer, the transaction was
+//     rolled back (if the session was killed while idle in the pool, the
+//     operation never even started).
+//
+// A connection that breaks without a word (a crash, an immediate shutdown, a
+// network cut) after the operation was sent is not retried: it may have
+// committed.
 func connectionLost(err error) bool {
 	if pgconn.SafeToRetry(err) {
 		return true
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) && severity(pe) == "FATAL" {
 		switch pe.Code {
-		case "57P01", // admin_shutdown: pg_terminate_backend, server shutdown
-			"57P02", // crash_shutdown: another backend crashed
+		case "57P01", // admin_shutdown
 			"57P05": // idle_session_timeout
 			return true
 		}
 	}
 	return false
+}
+
+// severity is the error's severity in English (Severity may be translated).
+func severity(pe *pgconn.PgError) string {
+	if pe.SeverityUnlocalized != "" {
+		return pe.SeverityUnlocalized
+	}
+	return pe.Severity
 }
 
 // Settings.

@@ -609,12 +609,68 @@ func TestConnectionLost(t *testing.T) {
 		{context.Canceled, false},
 		{&pgconn.PgError{Code: "23505"}, false},
 		{&pgconn.PgError{Code: "57014"}, false}, // query_canceled: statement timeout
-		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "57P01"}), true},
-		{&pgconn.PgError{Code: "57P02"}, true},
-		{&pgconn.PgError{Code: "57P05"}, true},
+		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}), true},
+		{&pgconn.PgError{Severity: "FATAL", Code: "57P05"}, true},
+		{&pgconn.PgError{Severity: "ERROR", Code: "57P01"}, false},
+		{&pgconn.PgError{Severity: "FATAL", Code: "57P02"}, false}, // crash_shutdown: may follow a commit
 	} {
 		if got := connectionLost(c.err); got != c.want {
 			t.Errorf("connectionLost(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
+}
+
+// TestRotateWhileCollecting rotates tokens of expired families while
+// replicas collect those families: lock order (family, then token) keeps
+// the two from deadlocking, so every rotation ends in a contract outcome.
+func TestRotateWhileCollecting(t *testing.T) {
+	skipWithoutPostgres(t)
+	ctx := t.Context()
+	url := pgtest.URL(t)
+	s := openTest(t, url, Options{})
+	collector := openTest(t, url, Options{})
+	const families = 100
+	for i := range families {
+		name := fmt.Sprintf("f%d", i)
+		code := store.AuthCode{CodeHash: h("code-" + name), ClientID: "c1", UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+		ts := store.TokenSet{
+			Family:  store.TokenFamily{ID: name, ClientID: "c1", UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+			Access:  store.AccessToken{Hash: h("access-" + name), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+			Refresh: store.RefreshToken{Hash: h("refresh-" + name), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+		}
+		if err := s.CreateAuthCode(ctx, code); err != nil {
+			t.Fatalf("CreateAuthCode: %v", err)
+		}
+		if err := s.ConsumeAuthCode(ctx, code.CodeHash, t0, ts); err != nil {
+			t.Fatalf("ConsumeAuthCode: %v", err)
+		}
+	}
+	later := t0.Add(2 * time.Hour) // every family expired
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			n, err := collector.DeleteExpired(ctx, later, 0, 3)
+			if err != nil {
+				t.Errorf("DeleteExpired: %v", err)
+				return
+			}
+			if n == 0 {
+				return
+			}
+		}
+	})
+	for i := range families {
+		wg.Go(func() {
+			name := fmt.Sprintf("f%d", i)
+			next := store.TokenSet{
+				Access:  store.AccessToken{Hash: h("access-next-" + name), CreatedAt: later},
+				Refresh: store.RefreshToken{Hash: h("refresh-next-" + name), CreatedAt: later},
+			}
+			_, err := s.RotateRefreshToken(ctx, h("refresh-"+name), "c1", later, 0, next)
+			if !errors.Is(err, store.ErrExpired) && !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("RotateRefreshToken(%s) = %v, want %v or %v", name, err, store.ErrExpired, store.ErrNotFound)
+			}
+		})
+	}
+	wg.Wait()
 }
