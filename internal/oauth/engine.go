@@ -108,11 +108,12 @@ type Store interface {
 
 // Engine implements the grants.
 type Engine struct {
-	store Store
-	keys  *secret.Keys
-	cfg   Config
-	now   func() time.Time
-	log   *slog.Logger
+	store   Store
+	keys    *secret.Keys
+	cfg     Config
+	now     func() time.Time
+	log     *slog.Logger
+	clients clientCache
 }
 
 // New returns an engine. now is the clock (time.Now in production).
@@ -166,6 +167,9 @@ func (e *Engine) RegisterClient(ctx context.Context, req RegisterRequest) (Regis
 	}
 	if len(req.ClientName) > maxNameLen {
 		return RegisteredClient{}, Errorf(InvalidRequest, "clientName is longer than %d characters.", maxNameLen)
+	}
+	if !validText(req.ClientName) || !validText(req.IssuerURL) {
+		return RegisteredClient{}, Errorf(InvalidRequest, "clientName and issuerUrl must be valid UTF-8 text without NUL characters.")
 	}
 	if req.ClientType != "public" {
 		return RegisteredClient{}, Errorf(InvalidClientMetadata, "clientType must be public.")
@@ -270,7 +274,7 @@ func clientAllows(c store.Client, grant string) bool {
 // bits of randomness, so a keyed fast hash is the right verifier (a password
 // hash would add cost and no safety).
 func (e *Engine) authenticateClient(ctx context.Context, id, secretValue string) (store.Client, error) {
-	c, err := e.store.GetClient(ctx, id)
+	c, err := e.getClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, errBadClient()
 	}
@@ -323,7 +327,7 @@ func (e *Engine) StartDeviceAuthorization(ctx context.Context, req StartRequest)
 	if !clientAllows(c, GrantDeviceCode) {
 		return DeviceAuthorization{}, Errorf(UnauthorizedClient, "This client is not registered for the device code grant.")
 	}
-	if !e.servesStartURL(req.StartURL) {
+	if !validText(req.StartURL) || len(req.StartURL) > maxNameLen || !e.servesStartURL(req.StartURL) {
 		return DeviceAuthorization{}, Errorf(InvalidRequest, "startUrl is not a start URL this instance serves.")
 	}
 	now := e.now()
@@ -734,6 +738,9 @@ func (e *Engine) CheckAuthorize(ctx context.Context, req AuthorizeRequest) (Auth
 	case !validCodeChallenge(req.CodeChallenge):
 		return a, Errorf(InvalidRequest, "code_challenge is not a valid S256 challenge.")
 	}
+	if !validText(req.Nonce) || len(req.Nonce) > maxNameLen {
+		return a, Errorf(InvalidRequest, "nonce must be valid text of at most %d bytes.", maxNameLen)
+	}
 	if len(a.Scopes) == 0 {
 		a.Scopes = c.Scopes
 	}
@@ -778,6 +785,12 @@ func (e *Engine) IssueAuthCode(ctx context.Context, a Authorization, userID stri
 // caller redirects access_denied to the client.
 func (e *Engine) DenyAuthorization(ctx context.Context, a Authorization, userID string) {
 	e.record(ctx, audit.CodeDenied, a.ClientID, userID, "")
+}
+
+// validText: what every backend can store as text (PostgreSQL refuses NUL
+// and invalid UTF-8).
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // truncate shortens s to at most n bytes, on a character boundary, for

@@ -290,5 +290,8 @@ type Store interface {
 	Sessions
 	Settings
 	Maintenance
+	SigningKeys // keys.go
+	Portal      // portal.go
+	Security    // security.go
 	Close() error
 }

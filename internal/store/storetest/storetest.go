@@ -74,6 +74,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RaceRotateRefreshToken", testRaceRotateRefreshToken},
 		{"RacePollDeviceGrant", testRacePollDeviceGrant},
 	}
+	tests = append(tests, keysTests...)
+	tests = append(tests, portalTests...)
+	tests = append(tests, securityTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,4 @@
+package store
+
+// Security stores rate-limit counters, lock-outs, MFA enrolments and the audit trail.
+type Security interface{}

@@ -1,0 +1,2 @@
+-- Reserved for the portal tables; filled by the change that adds them.
+SELECT 1;

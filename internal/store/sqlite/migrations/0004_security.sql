@@ -1,0 +1,2 @@
+-- Reserved for the security tables; filled by the change that adds them.
+SELECT 1;
