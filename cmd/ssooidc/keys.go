@@ -6,8 +6,9 @@ import (
 	"github.com/ssooidc/ssooidc/internal/secret"
 )
 
-func newKeysCommand() *cobra.Command {
+func newKeysCommand(g *globalFlags) *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Manage the instance's keys"}
+	keys.AddCommand(newKeysRotateCommand(g), newKeysListCommand(g)) // keysrotate.go
 	keys.AddCommand(&cobra.Command{
 		Use:   "generate",
 		Short: "Print a new random master key (for secret_key_file or SSOOIDC_SECRET_KEY)",

@@ -26,7 +26,9 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML configuration file")
 	root.PersistentFlags().StringVar(&g.db, "db", "", "SQLite file path or postgres:// URL (config key db)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCommand(g), newUserCommand(g), newKeysCommand(), newMigrateCommand(g), newBackupCommand(g), newConfigCommand(g), newVersionCommand(), newLoginCommand(), newTokenCommand(), newLogoutCommand())
+	root.AddCommand(newServeCommand(g), newUserCommand(g), newKeysCommand(g), newClientCommand(g), newMigrateCommand(g), newBackupCommand(g), newConfigCommand(g), newVersionCommand(), newLoginCommand(), newTokenCommand(), newLogoutCommand())
+	root.AddCommand(newAccountCommand(g), newGroupCommand(g), newAssignCommand(g))
+	root.AddCommand(newAuditCommand(g)) // user_security.go
 	return root
 }
 

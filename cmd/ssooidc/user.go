@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssooidc/ssooidc/internal/directory"
+	"github.com/ssooidc/ssooidc/internal/ratelimit"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/server"
 )
@@ -124,6 +125,7 @@ func newUserCommand(g *globalFlags) *cobra.Command {
 		setDisabled("disable", "Disable a user, ending its sessions and revoking its tokens", true, "disabled"),
 		setDisabled("enable", "Enable a user", false, "enabled"),
 		del)
+	user.AddCommand(userSecurityCommands(g)...) // user_security.go
 	return user
 }
 
@@ -167,5 +169,10 @@ func withDirectory(cmd *cobra.Command, g *globalFlags, fn func(context.Context, 
 	if err != nil {
 		return err
 	}
-	return fn(ctx, directory.New(st, keys, directory.Config{}, time.Now, nil))
+	// Administration is audited in the store, as the server's events are;
+	// the limiter lets unlock forget an account's sign-in counter.
+	return fn(ctx, directory.New(st, keys, directory.Config{
+		Audit:   storeRecorder{st: st, cmd: cmd},
+		Limiter: ratelimit.New(st, keys, time.Now),
+	}, time.Now, nil))
 }

@@ -41,6 +41,21 @@ const (
 	UserDisabled        Type = "user.disabled"
 	UserEnabled         Type = "user.enabled"
 	UserDeleted         Type = "user.deleted"
+
+	// Abuse resistance and second factors (issue 7).
+	SignInLocked    Type = "signin.locked"      // too many failures: the account is locked until an admin unlocks it
+	RateLimited     Type = "ratelimit.exceeded" // a limit was exceeded; Detail names it (the wait that follows is not recorded again)
+	MFAEnrolled     Type = "mfa.enrolled"
+	MFAFailed       Type = "mfa.failed" // a wrong or replayed second-factor code
+	MFARecoveryUsed Type = "mfa.recovery_used"
+	MFAReset        Type = "mfa.reset"
+	MFARequired     Type = "mfa.required" // an admin set or cleared the user's requirement; Detail says which
+	UserUnlocked    Type = "user.unlocked"
+	UserRevoked     Type = "user.revoked" // an admin ended the user's sessions and revoked its tokens
+
+	// CredentialsIssued: the SSO portal handed out AWS credentials; Detail
+	// names the account, role, source and expiry, never the secret.
+	CredentialsIssued Type = "credentials.issued"
 )
 
 // Event is one security event.

@@ -32,6 +32,7 @@ func (a *API) registerClient(w http.ResponseWriter, r *http.Request) error {
 		RedirectURIs: q.RedirectURIs.v,
 		GrantTypes:   q.GrantTypes.v,
 		IssuerURL:    q.IssuerURL.v,
+		RequestIP:    clientIP(r),
 	})
 	if err != nil {
 		return err
@@ -84,8 +85,9 @@ func (a *API) startDeviceAuthorization(w http.ResponseWriter, r *http.Request) e
 	})
 }
 
-// createTokenResponse is CreateTokenResponse. idToken is omitted: the model
-// documents it as not supported for CreateToken.
+// createTokenResponse is CreateTokenResponse. idToken is sent only when the
+// client registered the openid scope (the engine then issues one); AWS
+// itself never sends it (the model documents it as not supported).
 type createTokenResponse struct {
 	AccessToken string `json:"accessToken"`
 	TokenType   string `json:"tokenType"`
@@ -93,6 +95,7 @@ type createTokenResponse struct {
 	// Always sent when the engine issued one: botocore, Go and JS drop the
 	// cached refresh token when a refresh answer lacks it.
 	RefreshToken string `json:"refreshToken,omitempty"`
+	IDToken      string `json:"idToken,omitempty"`
 }
 
 // createToken is AWS CreateToken (POST /token). The same path with the
@@ -129,6 +132,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		TokenType:    tokenType,
 		ExpiresIn:    seconds(t.ExpiresIn),
 		RefreshToken: t.RefreshToken,
+		IDToken:      t.IDToken,
 	})
 }
 

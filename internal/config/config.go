@@ -75,12 +75,41 @@ type Config struct {
 	ExpiredRetention      Duration `yaml:"expired_retention" doc:"How long expired device grants and codes are kept (answering ExpiredTokenException) before removal."`
 	ShutdownGrace         Duration `yaml:"shutdown_grace" doc:"How long in-flight requests may take to finish on SIGTERM."`
 
+	// OpenID Connect ID token signing keys (docs/oidc.md).
+	SigningAlgorithm   string   `yaml:"signing_algorithm" doc:"Algorithm of new ID token signing keys: RS256 (what OIDC Discovery requires and Kubernetes expects) or ES256. A change applies from the next key rotation (ssooidc keys rotate)."`
+	SigningKeyRotation Duration `yaml:"signing_key_rotation" doc:"Age at which the signing key is replaced by a new one (published 10 minutes before it signs; the old one stays published until its tokens have expired); 0: only by ssooidc keys rotate. At least 1h."`
+
 	LogLevel  string `yaml:"log_level" doc:"debug, info, warn or error."`
 	LogFormat string `yaml:"log_format" doc:"json, text, or auto (text on a terminal, JSON otherwise)."`
 
 	TrustedProxies []string `yaml:"trusted_proxies" doc:"IP addresses or CIDRs of proxies whose X-Forwarded-For is believed."`
 
 	MetricsAddr string `yaml:"metrics_addr" doc:"Serve /metrics on this separate address instead of the main listener (so it need not be public)."`
+
+	// SSO portal credential sources (docs/portal.md).
+	PortalStaticAccounts []string `yaml:"portal_static_accounts" doc:"SSO portal: account ids whose credentials come from the static source (credentials stored with ssooidc account set-credentials, else generated ones) for local emulators such as LocalStack or moto and for tests — NOT FOR PRODUCTION; * selects every account. All other accounts use the sts source."`
+	PortalRateLimit      int      `yaml:"portal_rate_limit" doc:"SSO portal: requests a minute one sign-in session may make before TooManyRequestsException (a token bucket, counted per replica); 0 turns it off."`
+	STSEndpoint          string   `yaml:"sts_endpoint" doc:"sts source: the STS endpoint URL; default AWS's regional endpoint. Any STS-compatible endpoint works. ssooidc signs with its own AWS credentials from the standard AWS chain (environment, shared files and AWS_PROFILE, web identity, container or instance role)."`
+	STSRegion            string   `yaml:"sts_region" doc:"sts source: region of the STS client and its signatures; default the AWS environment's (AWS_REGION), else us-east-1."`
+	STSRoleARN           string   `yaml:"sts_role_arn" doc:"sts source: the role to assume, with {account} and {role} replaced by the assignment's."`
+
+	// Abuse resistance, second factors and the audit trail (docs/security.md).
+	// Every limit counts per minute in the store, so it holds across
+	// replicas; 0 turns it off.
+	LimitRegisterPerIP            int      `yaml:"limit_register_per_ip" doc:"RegisterClient calls a minute from one client address (IPv6: one /64) before SlowDownException; 0 turns it off."`
+	LimitDeviceStartPerIP         int      `yaml:"limit_device_start_per_ip" doc:"StartDeviceAuthorization calls a minute from one client address (IPv6: one /64) before SlowDownException; 0 turns it off."`
+	MaxLiveDeviceGrantsPerClient  int      `yaml:"max_live_device_grants_per_client" doc:"Device authorizations one client may have waiting for approval at once; beyond it StartDeviceAuthorization answers SlowDownException; 0: no bound."`
+	LimitCodeFailuresPerIP        int      `yaml:"limit_code_failures_per_ip" doc:"Wrong user codes a minute typed from one client address on the verification page (RFC 8628 §5.1), then a growing wait; right codes do not count; 0 turns it off."`
+	LimitCodeFailuresPerSession   int      `yaml:"limit_code_failures_per_session" doc:"Wrong user codes a minute typed by one signed-in person (all of their browser sessions), then a growing wait; 0 turns it off."`
+	LimitCodeFailuresGlobal       int      `yaml:"limit_code_failures_global" doc:"Wrong user codes a minute on the whole instance (all replicas), a ceiling against guessing from many addresses; beyond it everyone waits for the next minute; 0 turns it off."`
+	LimitSignInFailuresPerIP      int      `yaml:"limit_signin_failures_per_ip" doc:"Failed sign-ins (password or second factor) a minute from one client address, then a growing wait (password spraying); 0 turns it off."`
+	LimitSignInFailuresPerAccount int      `yaml:"limit_signin_failures_per_account" doc:"Failed sign-ins a minute for one user name, existing or not, then a growing wait (brute force); 0 turns it off."`
+	LimitBackoffMax               Duration `yaml:"limit_backoff_max" doc:"Longest extra wait of the growing waits: each minute that goes over a limit again doubles the wait beyond the minute (1, 3, 7… minutes) up to this; 0: plain per-minute limits."`
+	LockoutAfterFailures          int      `yaml:"lockout_after_failures" doc:"Consecutive failed sign-ins that lock an account until an admin runs ssooidc user unlock; 0: never lock."`
+	DeviceGrantEnabled            bool     `yaml:"device_grant_enabled" doc:"Serve the device authorization grant (StartDeviceAuthorization); false leaves only the authorization code flow (no device-code phishing, RFC 8628 §5.4)."`
+	DeviceGrantClients            []string `yaml:"device_grant_clients" doc:"When set, only these clients (by client id or registered name) may start a device authorization. Names are chosen by whoever registers, so this steers well-behaved tools rather than stopping an attacker."`
+	MFARequired                   bool     `yaml:"mfa_required" doc:"Everyone must sign in with a second factor (TOTP); people without one set it up right after their password. Per user: ssooidc user mfa require."`
+	AuditRetention                Duration `yaml:"audit_retention" doc:"How long audit events are kept in the store (ssooidc audit list); 0 keeps them forever."`
 }
 
 // Default returns the defaults.
@@ -100,8 +129,25 @@ func Default() Config {
 		BrowserSessionTimeout: Duration(8 * time.Hour),
 		ExpiredRetention:      Duration(time.Hour),
 		ShutdownGrace:         Duration(15 * time.Second),
+		SigningAlgorithm:      "RS256",
+		SigningKeyRotation:    Duration(30 * 24 * time.Hour),
 		LogLevel:              "info",
 		LogFormat:             "auto",
+		PortalRateLimit:       120,
+		STSRoleARN:            "arn:aws:iam::{account}:role/{role}",
+
+		LimitRegisterPerIP:            60,
+		LimitDeviceStartPerIP:         120,
+		MaxLiveDeviceGrantsPerClient:  100,
+		LimitCodeFailuresPerIP:        5,
+		LimitCodeFailuresPerSession:   5,
+		LimitCodeFailuresGlobal:       100,
+		LimitSignInFailuresPerIP:      20,
+		LimitSignInFailuresPerAccount: 5,
+		LimitBackoffMax:               Duration(time.Hour),
+		LockoutAfterFailures:          20,
+		DeviceGrantEnabled:            true,
+		AuditRetention:                Duration(90 * 24 * time.Hour),
 	}
 }
 
@@ -267,6 +313,9 @@ func (c *Config) Validate() error {
 			bad("metrics_addr: %q is not host:port", c.MetricsAddr)
 		}
 	}
+	errs = append(errs, c.validatePortal()...)
+	errs = append(errs, c.validateSigning()...)
+	errs = append(errs, c.validateSecurity()...)
 	if c.SecretKey != "" && c.SecretKeyFile != "" {
 		bad("secret_key and secret_key_file: set only one")
 	}

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ssooidc/ssooidc/internal/audit"
+	"github.com/ssooidc/ssooidc/internal/ratelimit"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
 )
@@ -25,6 +26,8 @@ type Store interface {
 	store.Users
 	store.Sessions
 	store.Tokens
+	store.UserSecurity
+	store.MFA
 }
 
 // Config is the directory's policy. Zero fields take the defaults.
@@ -32,6 +35,17 @@ type Config struct {
 	SessionLifetime time.Duration  // default 8h
 	HashConcurrency int            // argon2id runs at most this many at once; default 2
 	Audit           audit.Recorder // receives sign-in and administration events; nil drops them
+
+	// Sign-in defences (security.go); the zero values are off.
+	Limiter          *ratelimit.Limiter
+	SignInPerIP      ratelimit.Rule // failed sign-ins per client address group
+	SignInPerAccount ratelimit.Rule // failed sign-ins per user name, existing or not
+	LockoutAfter     int            // consecutive failures that lock an account until an admin unlocks it; 0: never
+	// MFARequired makes everyone use a second factor; users can also be
+	// required one by one (SetMFARequired).
+	MFARequired bool
+	// TOTPIssuer names this service in authenticator apps; "ssooidc" when empty.
+	TOTPIssuer string
 }
 
 // WithDefaults fills zero fields.
@@ -44,6 +58,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Audit == nil {
 		c.Audit = audit.Discard{}
+	}
+	if c.TOTPIssuer == "" {
+		c.TOTPIssuer = "ssooidc"
 	}
 	return c
 }
@@ -292,7 +309,8 @@ func (d *Directory) authenticate(ctx context.Context, name, password string) (st
 		return store.User{}, ErrBadCredentials
 	}
 	if !ok || u.Disabled {
-		return store.User{}, ErrBadCredentials
+		// The account exists: the caller counts the failure against it.
+		return u, ErrBadCredentials
 	}
 	if stale {
 		d.upgradeHash(ctx, u, password)
@@ -436,12 +454,13 @@ func (d *Directory) DeleteUser(ctx context.Context, name string) error {
 // the user exists; other failures (storage, a cancelled context) are
 // returned wrapped.
 func (d *Directory) Authenticate(ctx context.Context, name, password string) (store.User, error) {
-	u, err := d.authenticate(ctx, name, password)
+	u, _, err := d.checkPassword(ctx, name, password) // security.go: lock-outs apply
 	switch {
 	case err == nil:
 		d.record(ctx, audit.SignInSucceeded, u.ID, u.Name)
 	case errors.Is(err, ErrBadCredentials):
 		d.record(ctx, audit.SignInFailed, u.ID, truncateName(name))
+		return store.User{}, err
 	}
 	return u, err
 }

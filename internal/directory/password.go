@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -165,5 +166,11 @@ func argon2Key(password string, p phc) []byte {
 	if keyLen == 0 {
 		keyLen = argonKeyLen
 	}
-	return argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, keyLen)
+	key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, keyLen)
+	// The work area (p.memory KiB) is garbage now; collect it at once. Left
+	// to the pacer, the heap goal set while it was live (twice the live heap)
+	// would let the garbage of the requests that follow grow the heap, and
+	// the resident set, by as much again before the next collection.
+	runtime.GC()
+	return key
 }

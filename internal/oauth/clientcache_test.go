@@ -157,7 +157,7 @@ func TestClientCacheConcurrent(t *testing.T) {
 				if j%5 == 0 && i == 0 {
 					clock.Advance(clientCacheTTL)
 				}
-				if _, err := e.authenticateClient(ctx, c.ClientID, c.ClientSecret); err != nil {
+				if _, err := e.authenticateClient(ctx, c.ClientID, c.ClientSecret, false); err != nil {
 					t.Errorf("authenticateClient: %v", err)
 					return
 				}

@@ -71,6 +71,13 @@ type Config struct {
 
 	// Audit receives the security events; nil drops them.
 	Audit audit.Recorder
+
+	// IDTokens signs ID tokens (oidc.go); nil issues none.
+	IDTokens IDTokenSigner
+
+	// Limits are the flood and guessing defences (limits.go); the zero
+	// value limits nothing.
+	Limits Limits
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -144,6 +151,9 @@ type RegisterRequest struct {
 	RedirectURIs []string
 	GrantTypes   []string
 	IssuerURL    string
+	// RequestIP is the registering client's address, for the
+	// registrations-per-address limit (empty: not limited).
+	RequestIP string
 }
 
 // RegisteredClient is the answer to a registration. The secret is only
@@ -162,6 +172,9 @@ const (
 
 // RegisterClient validates and stores a new public client.
 func (e *Engine) RegisterClient(ctx context.Context, req RegisterRequest) (RegisteredClient, error) {
+	if err := e.limitRegister(ctx, req.RequestIP); err != nil {
+		return RegisteredClient{}, err
+	}
 	if strings.TrimSpace(req.ClientName) == "" {
 		return RegisteredClient{}, Errorf(InvalidRequest, "clientName must not be empty.")
 	}
@@ -272,8 +285,10 @@ func clientAllows(c store.Client, grant string) bool {
 
 // authenticateClient checks a client id and secret. Client secrets are 256
 // bits of randomness, so a keyed fast hash is the right verifier (a password
-// hash would add cost and no safety).
-func (e *Engine) authenticateClient(ctx context.Context, id, secretValue string) (store.Client, error) {
+// hash would add cost and no safety). With noSecret (the RFC dialect's
+// token_endpoint_auth_method none) the id alone identifies a public client
+// (RFC 6749 §2.1, RFC 8628 §3.1) and the secret is not checked.
+func (e *Engine) authenticateClient(ctx context.Context, id, secretValue string, noSecret bool) (store.Client, error) {
 	c, err := e.getClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, errBadClient()
@@ -281,10 +296,14 @@ func (e *Engine) authenticateClient(ctx context.Context, id, secretValue string)
 	if err != nil {
 		return store.Client{}, internalError("get client", err)
 	}
-	if subtle.ConstantTimeCompare(c.SecretHash, e.keys.Hash(hashClientSecret, secretValue)) != 1 {
+	if noSecret {
+		if c.Type != ClientPublic {
+			return store.Client{}, errBadClient()
+		}
+	} else if subtle.ConstantTimeCompare(c.SecretHash, e.keys.Hash(hashClientSecret, secretValue)) != 1 {
 		return store.Client{}, errBadClient()
 	}
-	if !e.now().Before(c.ExpiresAt) {
+	if clientExpired(c, e.now()) {
 		return store.Client{}, Errorf(InvalidClient, "Invalid client: the registration has expired; register again.")
 	}
 	return c, nil
@@ -302,7 +321,12 @@ func errBadClient() *Error {
 type StartRequest struct {
 	ClientID     string
 	ClientSecret string
-	StartURL     string
+	// PublicClient: no secret was sent (RFC dialect, auth method none).
+	PublicClient bool
+	// StartURL: empty (RFC dialect) records the instance's first one.
+	StartURL string
+	// Scopes requested (RFC 8628 §3.1); none: the client's registered ones.
+	Scopes []string
 	// Request context shown on the consent page.
 	RequestIP string
 	UserAgent string
@@ -320,15 +344,22 @@ type DeviceAuthorization struct {
 
 // StartDeviceAuthorization authenticates the client and starts a grant.
 func (e *Engine) StartDeviceAuthorization(ctx context.Context, req StartRequest) (DeviceAuthorization, error) {
-	c, err := e.authenticateClient(ctx, req.ClientID, req.ClientSecret)
+	if err := e.limitDeviceStart(ctx, req.RequestIP); err != nil {
+		return DeviceAuthorization{}, err
+	}
+	c, err := e.authenticateClient(ctx, req.ClientID, req.ClientSecret, req.PublicClient)
 	if err != nil {
 		return DeviceAuthorization{}, err
 	}
 	if !clientAllows(c, GrantDeviceCode) {
 		return DeviceAuthorization{}, Errorf(UnauthorizedClient, "This client is not registered for the device code grant.")
 	}
-	if !validText(req.StartURL) || len(req.StartURL) > maxNameLen || !e.servesStartURL(req.StartURL) {
-		return DeviceAuthorization{}, Errorf(InvalidRequest, "startUrl is not a start URL this instance serves.")
+	if err := e.checkDevicePolicy(ctx, c.ID, c.Name); err != nil {
+		return DeviceAuthorization{}, err
+	}
+	startURL, scopes, err := e.deviceRequest(c, req)
+	if err != nil {
+		return DeviceAuthorization{}, err
 	}
 	now := e.now()
 	// Collisions are astronomically rare (a 256-bit device code, a 34-bit
@@ -340,8 +371,8 @@ func (e *Engine) StartDeviceAuthorization(ctx context.Context, req StartRequest)
 			DeviceCodeHash:   e.keys.Hash(hashDeviceCode, deviceCode),
 			UserCodeHash:     e.keys.Hash(hashUserCode, userCode),
 			ClientID:         c.ID,
-			Scopes:           c.Scopes,
-			StartURL:         req.StartURL,
+			Scopes:           scopes,
+			StartURL:         startURL,
 			Status:           store.DevicePending,
 			Interval:         e.cfg.DeviceInterval,
 			CreatedAt:        now,
@@ -357,7 +388,7 @@ func (e *Engine) StartDeviceAuthorization(ctx context.Context, req StartRequest)
 			return DeviceAuthorization{}, internalError("create device grant", err)
 		}
 		shown := FormatUserCode(userCode)
-		e.record(ctx, audit.DeviceStarted, c.ID, "", "")
+		e.record(ctx, audit.DeviceStarted, c.ID, "", "user_code "+shown)
 		return DeviceAuthorization{
 			DeviceCode:              deviceCode,
 			UserCode:                shown,
@@ -381,6 +412,9 @@ type TokenRequest struct {
 	RedirectURI  string
 	CodeVerifier string
 	RefreshToken string
+	// PublicClient: no secret was sent (RFC dialect, auth method none);
+	// allowed for public clients, which then must use PKCE for codes.
+	PublicClient bool
 }
 
 // TokenResponse is a successful token answer.
@@ -390,10 +424,22 @@ type TokenResponse struct {
 	TokenType    string
 	ExpiresIn    time.Duration
 	Scopes       []string
+	// IDToken is set when the scopes include openid (oidc.go).
+	IDToken string
+
+	grant grantInfo // what the ID token says
 }
 
 // Token runs the grant the request names.
 func (e *Engine) Token(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	resp, err := e.grant(ctx, req)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return e.withIDToken(ctx, resp)
+}
+
+func (e *Engine) grant(ctx context.Context, req TokenRequest) (TokenResponse, error) {
 	switch req.GrantType {
 	case GrantDeviceCode, grantDeviceCodeHyphen:
 		return e.deviceToken(ctx, req)
@@ -410,7 +456,7 @@ func (e *Engine) deviceToken(ctx context.Context, req TokenRequest) (TokenRespon
 	if req.DeviceCode == "" {
 		return TokenResponse{}, Errorf(InvalidRequest, "deviceCode is required for the device code grant.")
 	}
-	c, err := e.authenticateClient(ctx, req.ClientID, req.ClientSecret)
+	c, err := e.authenticateClient(ctx, req.ClientID, req.ClientSecret, req.PublicClient)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -507,6 +553,8 @@ func (e *Engine) mint(fam store.TokenFamily, now time.Time) (store.TokenSet, Tok
 		TokenType:    "Bearer",
 		ExpiresIn:    accessExp.Sub(now).Truncate(time.Second),
 		Scopes:       fam.Scopes,
+		grant: grantInfo{clientID: fam.ClientID, userID: fam.UserID, scopes: fam.Scopes,
+			authTime: fam.AuthTime, issuedAt: now, expires: accessExp},
 	}
 }
 
@@ -514,7 +562,7 @@ func (e *Engine) refreshToken(ctx context.Context, req TokenRequest) (TokenRespo
 	if req.RefreshToken == "" {
 		return TokenResponse{}, Errorf(InvalidRequest, "refreshToken is required for the refresh token grant.")
 	}
-	c, err := e.authenticateClient(ctx, req.ClientID, req.ClientSecret)
+	c, err := e.authenticateClient(ctx, req.ClientID, req.ClientSecret, req.PublicClient)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -562,7 +610,7 @@ func (e *Engine) authCodeToken(ctx context.Context, req TokenRequest) (TokenResp
 	if req.Code == "" {
 		return TokenResponse{}, Errorf(InvalidRequest, "code is required for the authorization code grant.")
 	}
-	c, err := e.authenticateClient(ctx, req.ClientID, req.ClientSecret)
+	c, err := e.authenticateClient(ctx, req.ClientID, req.ClientSecret, req.PublicClient)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -586,7 +634,12 @@ func (e *Engine) authCodeToken(ctx context.Context, req TokenRequest) (TokenResp
 	case req.RedirectURI != ac.RedirectURI:
 		// RFC 6749 §4.1.3: identical to the authorization request's value.
 		return TokenResponse{}, Errorf(InvalidGrant, "redirectUri does not match the authorization request.")
-	case !VerifyPKCE(ac.CodeChallenge, req.CodeVerifier):
+	case ac.CodeChallenge == "" && (req.CodeVerifier != "" || req.PublicClient):
+		// No challenge (a confidential client's choice): a verifier now
+		// would be a downgrade (RFC 9700 §2.1.1), and a client without a
+		// secret has nothing else to prove it is the one that asked.
+		return TokenResponse{}, Errorf(InvalidGrant, "The authorization request had no code challenge.")
+	case ac.CodeChallenge != "" && !VerifyPKCE(ac.CodeChallenge, req.CodeVerifier):
 		return TokenResponse{}, Errorf(InvalidGrant, "The code verifier does not match the code challenge.")
 	}
 	if err := e.checkUserActive(ctx, ac.UserID); err != nil {
@@ -608,6 +661,7 @@ func (e *Engine) authCodeToken(ctx context.Context, req TokenRequest) (TokenResp
 		return TokenResponse{}, internalError("consume auth code", err)
 	}
 	e.record(ctx, audit.TokenIssued, c.ID, ac.UserID, GrantAuthorizationCode)
+	resp.grant.nonce = ac.Nonce
 	return resp, nil
 }
 
@@ -682,7 +736,7 @@ func (e *Engine) DecideDevice(ctx context.Context, typed, userID string, approve
 	if approve {
 		t = audit.DeviceApproved
 	}
-	e.record(ctx, t, g.ClientID, userID, "")
+	e.record(ctx, t, g.ClientID, userID, "user_code "+FormatUserCode(code))
 	return nil
 }
 
@@ -716,7 +770,7 @@ func (e *Engine) CheckAuthorize(ctx context.Context, req AuthorizeRequest) (Auth
 		return Authorization{}, Errorf(InvalidRequest, "client_id is required.")
 	}
 	c, err := e.store.GetClient(ctx, req.ClientID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !e.now().Before(c.ExpiresAt)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && clientExpired(c, e.now())) {
 		return Authorization{}, Errorf(InvalidClient, "Unknown or expired client.")
 	}
 	if err != nil {
@@ -728,9 +782,11 @@ func (e *Engine) CheckAuthorize(ctx context.Context, req AuthorizeRequest) (Auth
 	a := Authorization{AuthorizeRequest: req, ClientName: c.Name, ClientRegisteredAt: c.CreatedAt}
 	switch {
 	case req.ResponseType != "code":
-		return a, Errorf(InvalidRequest, "response_type must be code.") // unsupported_response_type on the wire
+		return a, Errorf(UnsupportedResponseType, "response_type must be code.")
 	case !clientAllows(c, GrantAuthorizationCode):
 		return a, Errorf(UnauthorizedClient, "This client is not registered for the authorization code grant.")
+	case req.CodeChallenge == "" && req.CodeChallengeMethod == "" && c.Type == ClientConfidential:
+		// PKCE is optional for a client that authenticates with its secret.
 	case req.CodeChallenge == "":
 		return a, Errorf(InvalidRequest, "code_challenge is required.")
 	case req.CodeChallengeMethod != "S256":

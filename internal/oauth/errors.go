@@ -24,6 +24,19 @@ const (
 	ExpiredToken
 	InvalidClientMetadata
 	InvalidRedirectURI
+	// InvalidToken: a bearer access token that is missing, unknown,
+	// expired or revoked (RFC 6750 §3.1; the SSO portal's
+	// UnauthorizedException). See bearer.go.
+	InvalidToken
+	// InsufficientScope: a valid bearer token without the scope the
+	// resource needs (RFC 6750 §3.1; userinfo needs openid).
+	InsufficientScope
+	// UnsupportedTokenType: revocation of a token type this server does
+	// not revoke (RFC 7009 §2.2.1).
+	UnsupportedTokenType
+	// UnsupportedResponseType: an authorization request whose
+	// response_type is not code (RFC 6749 §4.1.2.1).
+	UnsupportedResponseType
 )
 
 // wireCode is one row of THE error table: how each dialect spells a Kind.
@@ -51,6 +64,46 @@ var table = [...]wireCode{
 	ExpiredToken:          {"expired_token", 400, "ExpiredTokenException", 400},
 	InvalidClientMetadata: {"invalid_client_metadata", 400, "InvalidClientMetadataException", 400},
 	InvalidRedirectURI:    {"invalid_redirect_uri", 400, "InvalidRedirectUriException", 400},
+	InvalidToken:          {"invalid_token", 401, "UnauthorizedException", 401},
+	// RFC-only kinds: the AWS dialect never produces them; should one reach
+	// it, it is a bad request.
+	InsufficientScope:       {"insufficient_scope", 403, "InvalidRequestException", 400},
+	UnsupportedTokenType:    {"unsupported_token_type", 400, "InvalidRequestException", 400},
+	UnsupportedResponseType: {"unsupported_response_type", 400, "InvalidRequestException", 400},
+}
+
+// Around the table, the RFC dialect's HTTP authentication challenges
+// (WWW-Authenticate): RFC 6749 §5.2 answers a failed client
+// authentication with 401 and the Basic scheme; RFC 6750 §3 answers a
+// bearer-token request with the Bearer scheme, with the error code and
+// description unless the request carried no token at all.
+
+// BasicChallenge is the WWW-Authenticate value of an invalid_client answer.
+func BasicChallenge(realm string) string {
+	return `Basic realm="` + challengeText(realm) + `"`
+}
+
+// BearerChallenge is the WWW-Authenticate value of a bearer-token
+// endpoint's error answer; tokenSent is false when the request had no
+// token (RFC 6750 §3.1: then no error information).
+func BearerChallenge(realm string, e *Error, tokenSent bool) string {
+	v := `Bearer realm="` + challengeText(realm) + `"`
+	if !tokenSent || e.Kind == Internal {
+		return v
+	}
+	return v + `, error="` + e.Kind.RFCCode() + `", error_description="` + challengeText(e.WireDescription()) + `"`
+}
+
+// challengeText keeps what a quoted-string may hold without escapes and
+// RFC 6750 §3 allows in error_description (%x20-21 / %x23-5B / %x5D-7E).
+func challengeText(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 func (k Kind) row() wireCode {

@@ -54,10 +54,16 @@ func TestLayering(t *testing.T) {
 		"internal/reqinfo":         nil,
 		"internal/audit":           nil,
 		"internal/config":          {"internal/secret"},
-		"internal/oauth":           {"internal/store", "internal/secret", "internal/audit"},
-		"internal/directory":       {"internal/store", "internal/secret", "internal/audit"},
+		"internal/ratelimit":       {"internal/store", "internal/secret"},
+		"internal/oauth":           {"internal/store", "internal/secret", "internal/audit", "internal/ratelimit"},
+		"internal/directory":       {"internal/store", "internal/secret", "internal/audit", "internal/ratelimit"},
 		"internal/awsapi":          {"internal/oauth", "internal/reqinfo"},
-		"internal/web":             {"internal/oauth", "internal/directory", "internal/reqinfo", "internal/store", "internal/secret"},
+		"internal/keys":            {"internal/store", "internal/secret"},
+		"internal/oauthapi":        {"internal/oauth", "internal/reqinfo"},
+		"internal/credentials":     {"internal/store", "internal/secret"},
+		"internal/accounts":        {"internal/store", "internal/secret", "internal/audit", "internal/credentials"},
+		"internal/portal":          {"internal/accounts", "internal/oauth", "internal/reqinfo"},
+		"internal/web":             {"internal/oauth", "internal/directory", "internal/reqinfo", "internal/store", "internal/secret", "internal/ratelimit"},
 		"internal/store/sqlite":    {"internal/store"},
 		"internal/store/postgres":  {"internal/store"},
 		"internal/store/storetest": {"internal/store"},
@@ -81,7 +87,7 @@ func TestLayering(t *testing.T) {
 			}
 		}
 	}
-	for _, engine := range []string{"internal/oauth", "internal/directory", "internal/store"} {
+	for _, engine := range []string{"internal/oauth", "internal/directory", "internal/keys", "internal/ratelimit", "internal/store"} {
 		if slices.Contains(pkgs[engine].Deps, "net/http") {
 			t.Errorf("%s depends on net/http: the engine must not see HTTP", engine)
 		}

@@ -90,6 +90,7 @@ func (m *metrics) observeRequest(route, method string, status int, d time.Durati
 type recorder struct {
 	log     *slog.Logger
 	metrics *metrics
+	sink    *auditSink // the store's copy (security.go); nil: log and metrics only
 }
 
 func (r recorder) Record(ctx context.Context, e audit.Event) {
@@ -108,4 +109,5 @@ func (r recorder) Record(ctx context.Context, e audit.Event) {
 		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
 	r.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+	r.sink.add(ctx, e)
 }

@@ -19,7 +19,9 @@ import (
 	"github.com/ssooidc/ssooidc/internal/awsapi"
 	"github.com/ssooidc/ssooidc/internal/config"
 	"github.com/ssooidc/ssooidc/internal/directory"
+	"github.com/ssooidc/ssooidc/internal/keys"
 	"github.com/ssooidc/ssooidc/internal/oauth"
+	"github.com/ssooidc/ssooidc/internal/ratelimit"
 	"github.com/ssooidc/ssooidc/internal/reqinfo"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
@@ -43,9 +45,11 @@ type Server struct {
 	now       func() time.Time
 	engine    *oauth.Engine
 	directory *directory.Directory
+	signing   *keys.Manager // ID token signing keys (oidc.go)
 	handler   http.Handler
 	trusted   []netip.Prefix
 	metrics   *metrics
+	audit     *auditSink // audit events to the store (security.go)
 }
 
 // New builds a server.
@@ -65,7 +69,12 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: opts.Store, log: opts.Log, now: opts.Now, trusted: trusted, metrics: newMetrics()}
-	rec := recorder{log: opts.Log, metrics: s.metrics}
+	s.audit = newAuditSink(opts.Store, opts.Log)
+	rec := recorder{log: opts.Log, metrics: s.metrics, sink: s.audit}
+	limiter := ratelimit.New(opts.Store, opts.Keys, opts.Now)
+	if s.signing, err = newSigningKeys(opts); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.engine = oauth.New(opts.Store, opts.Keys, oauth.Config{
 		Issuer:               cfg.Issuer,
 		StartURLs:            cfg.StartURLs,
@@ -78,14 +87,24 @@ func New(opts Options) (*Server, error) {
 		RefreshReuseGrace:    reuseGrace(cfg.RefreshReuseGrace),
 		AuthCodeLifetime:     time.Duration(cfg.AuthCodeLifetime),
 		Audit:                rec,
+		IDTokens:             s.signing,
+		Limits:               engineLimits(cfg, limiter, opts.Store),
 	}, opts.Now, opts.Log)
 	s.directory = directory.New(opts.Store, opts.Keys, directory.Config{
-		SessionLifetime: time.Duration(cfg.BrowserSessionTimeout),
-		Audit:           rec,
+		SessionLifetime:  time.Duration(cfg.BrowserSessionTimeout),
+		Audit:            rec,
+		Limiter:          limiter,
+		SignInPerIP:      perMinute(cfg.LimitSignInFailuresPerIP, cfg.LimitBackoffMax),
+		SignInPerAccount: perMinute(cfg.LimitSignInFailuresPerAccount, cfg.LimitBackoffMax),
+		LockoutAfter:     cfg.LockoutAfterFailures,
+		MFARequired:      cfg.MFARequired,
+		TOTPIssuer:       totpIssuer(cfg.Issuer),
 	}, opts.Now, opts.Log)
 
 	mux := http.NewServeMux()
 	awsapi.New(s.engine, opts.Log).Register(mux)
+	s.newPortal(opts.Keys, rec).Register(mux)
+	s.registerOIDC(mux)
 	web.New(s.engine, s.directory, web.Config{
 		Issuer:          cfg.Issuer,
 		SessionLifetime: time.Duration(cfg.BrowserSessionTimeout),
@@ -132,6 +151,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "store unavailable")
 		return
 	}
+	// Loads the signing keys (creating the first one on a new install).
+	if err := s.signing.Ready(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "signing keys unavailable")
+		return
+	}
 	fmt.Fprintln(w, "ready")
 }
 
@@ -159,6 +185,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.collect(gcCtx, time.Minute)
 	}()
 	defer func() { stopGC(); <-gcDone }()
+	// Runs until after the shutdown, so in-flight requests' events are kept.
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		s.audit.run(auditCtx)
+	}()
+	defer func() { stopAudit(); <-auditDone }()
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
@@ -232,6 +266,7 @@ func (s *Server) CollectOnce(ctx context.Context) {
 	if total > 0 {
 		s.log.DebugContext(ctx, "expired rows removed", "rows", total)
 	}
+	s.collectSecurity(ctx)
 }
 
 // ---- middleware ----
@@ -282,7 +317,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			level := slog.LevelInfo
 			// Pending polls are the bulk of traffic: keep them out of
 			// the log above debug level.
-			if r.URL.Path == "/token" && rec.status == http.StatusBadRequest {
+			if (r.URL.Path == "/token" || r.URL.Path == "/oauth2/token") && rec.status == http.StatusBadRequest {
 				level = slog.LevelDebug
 			}
 			s.log.LogAttrs(r.Context(), level, "request",

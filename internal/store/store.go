@@ -273,8 +273,8 @@ type Maintenance interface {
 	// DeleteExpired removes at most limit rows from each kind of record
 	// whose removal time is before now: clients past ExpiresAt, device
 	// grants and auth codes past ExpiresAt+keep, sessions past ExpiresAt,
-	// token families past ExpiresAt (with their tokens). It returns the
-	// number of rows removed.
+	// token families past ExpiresAt (with their tokens), signing keys past
+	// ExpiresAt. It returns the number of rows removed.
 	DeleteExpired(ctx context.Context, now time.Time, keep time.Duration, limit int) (int, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

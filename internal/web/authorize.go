@@ -88,11 +88,7 @@ func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, a oauth
 			message: "The application that sent you here made a request this server cannot accept: " + oe.WireDescription() + " Start the sign-in again from the application.",
 		}
 	}
-	code := oe.Kind.RFCCode()
-	if a.ResponseType != "code" {
-		code = "unsupported_response_type" // RFC 6749 §4.1.2.1
-	}
-	return redirectToClient(w, r, a, url.Values{"error": {code}, "error_description": {oe.WireDescription()}})
+	return redirectToClient(w, r, a, url.Values{"error": {oe.Kind.RFCCode()}, "error_description": {oe.WireDescription()}})
 }
 
 // redirectToClient sends the browser to the client's redirect URI with
@@ -156,7 +152,7 @@ func authorizeURL(a oauth.Authorization) string {
 // authorize is GET /authorize, the authorization endpoint (RFC 6749
 // §4.1.1) at the host root, where the AWS CLI sends the browser.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.checkAuthorize(r, r.URL.Query())
+	a, err := h.checkAuthorize(r, authorizeParamsOf(r))
 	if err != nil {
 		return h.authorizeError(w, r, a, err)
 	}

@@ -45,6 +45,19 @@ func (h *Handler) badCode(w http.ResponseWriter, r *http.Request, user string) e
 	})
 }
 
+// tooManyCodes is the page for a person (or address) that tried too many
+// bad codes (RFC 8628 §5.1): it says how long to wait, and nothing about
+// the code typed.
+func (h *Handler) tooManyCodes(w http.ResponseWriter, r *http.Request, user string, err error) error {
+	ctx := r.Context()
+	info := reqinfo.From(ctx)
+	h.cfg.Log.InfoContext(ctx, "device code entry throttled", "request_id", info.ID, "client_ip", info.ClientIP)
+	return h.render(w, http.StatusTooManyRequests, "device", enterCodePage{
+		common: common{Title: "Enter the code", User: user},
+		Error:  waitMessage("codes were tried", err),
+	})
+}
+
 // device is GET /device and GET /device?user_code=… (RFC 8628 §3.3: the
 // verification URI, and the complete one that skips typing).
 func (h *Handler) device(w http.ResponseWriter, r *http.Request) error {
@@ -63,14 +76,17 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request) error {
 	if s == nil {
 		return toSignIn(w, r, deviceURL(typed))
 	}
-	p, err := h.engine.DevicePrompt(r.Context(), typed)
+	info := reqinfo.From(r.Context())
+	p, err := h.engine.LookupUserCode(r.Context(), typed, oauth.CodeAttempt{IP: info.ClientIP, UserID: s.userID})
 	if err != nil {
-		if oauth.AsError(err).Kind == oauth.Internal {
+		switch oauth.AsError(err).Kind {
+		case oauth.Internal:
 			return err
+		case oauth.SlowDown:
+			return h.tooManyCodes(w, r, user, err)
 		}
 		return h.badCode(w, r, user)
 	}
-	info := reqinfo.From(r.Context())
 	h.cfg.Log.InfoContext(r.Context(), "device consent shown", "request_id", info.ID, "user_id", s.userID, "client_name", truncate(p.ClientName, 64))
 	now := h.cfg.Now()
 	return h.render(w, http.StatusOK, "device_consent", deviceConsentPage{
@@ -110,9 +126,13 @@ func (h *Handler) deviceDecide(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return &pageError{status: http.StatusBadRequest, title: "Bad request", message: "Choose Allow or Deny.", link: deviceURL(typed)}
 	}
-	if err := h.engine.DecideDevice(ctx, typed, s.userID, approve); err != nil {
-		if oauth.AsError(err).Kind == oauth.Internal {
+	who := oauth.CodeAttempt{IP: reqinfo.From(ctx).ClientIP, UserID: s.userID}
+	if err := h.engine.DecideUserCode(ctx, typed, approve, who); err != nil {
+		switch oauth.AsError(err).Kind {
+		case oauth.Internal:
 			return err
+		case oauth.SlowDown:
+			return h.tooManyCodes(w, r, s.name, err)
 		}
 		return h.badCode(w, r, s.name)
 	}

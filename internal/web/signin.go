@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ssooidc/ssooidc/internal/directory"
+	"github.com/ssooidc/ssooidc/internal/ratelimit"
 	"github.com/ssooidc/ssooidc/internal/reqinfo"
 	"github.com/ssooidc/ssooidc/internal/secret"
 )
@@ -68,35 +69,44 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	name := r.PostForm.Get("username")
-	u, err := h.dir.Authenticate(ctx, name, r.PostForm.Get("password"))
-	if errors.Is(err, directory.ErrBadCredentials) {
-		h.cfg.Log.InfoContext(ctx, "sign-in failed", "request_id", reqinfo.From(ctx).ID, "client_ip", reqinfo.From(ctx).ClientIP)
+	info := reqinfo.From(ctx)
+	res, err := h.dir.SignIn(ctx, name, r.PostForm.Get("password"), directory.Attempt{IP: info.ClientIP})
+	if failed := errors.Is(err, directory.ErrBadCredentials); failed || errors.As(err, new(*ratelimit.Limited)) {
+		// One message for every failure: it must not tell whether the
+		// user exists or is locked.
+		page, status := "Wrong user name or password.", http.StatusBadRequest
+		if !failed {
+			page, status = waitMessage("sign-in attempts", err), http.StatusTooManyRequests
+		}
+		h.cfg.Log.InfoContext(ctx, "sign-in failed", "request_id", info.ID, "client_ip", info.ClientIP, "throttled", !failed)
 		if len(name) > 64 {
 			name = ""
 		}
-		return h.render(w, http.StatusBadRequest, "signin", signinPage{
+		return h.render(w, status, "signin", signinPage{
 			common:   common{Title: "Sign in"},
 			Next:     next,
 			Username: name,
 			CSRF:     h.dir.CSRFToken(h.cookie(r, cookiePreSession)),
-			Error:    "Wrong user name or password.",
+			Error:    page,
 		})
 	}
 	if err != nil {
 		return err
 	}
-	if old := h.cookie(r, cookieSession); old != "" {
-		if err := h.dir.EndSession(ctx, old); err != nil {
-			return err
+	switch res.Next {
+	case directory.NeedSecondFactor, directory.NeedEnrolment:
+		// The pre-session cookie stays: the pending state is bound to it.
+		h.setCookie(w, cookiePending, h.dir.SealPending(res.User.ID, res.Next, h.cookie(r, cookiePreSession)), pendingLife)
+		to := "/signin/mfa?next="
+		if res.Next == directory.NeedEnrolment {
+			to = "/mfa?next="
 		}
+		http.Redirect(w, r, to+url.QueryEscape(next), http.StatusSeeOther)
+		return nil
 	}
-	value, _, err := h.dir.StartSession(ctx, u.ID)
-	if err != nil {
+	if err := h.startSession(w, r, res.User.ID); err != nil {
 		return err
 	}
-	h.setCookie(w, cookieSession, value, h.cfg.SessionLifetime)
-	h.setCookie(w, cookiePreSession, "", 0)
-	h.cfg.Log.InfoContext(ctx, "signed in", "request_id", reqinfo.From(ctx).ID, "user_id", u.ID, "client_ip", reqinfo.From(ctx).ClientIP)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
@@ -134,7 +144,7 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) error {
 		if err := h.checkCSRF(r, s.cookie); err != nil {
 			return err
 		}
-		if err := h.dir.EndSession(ctx, s.cookie); err != nil {
+		if err := h.dir.SignOut(ctx, s.cookie, s.userID); err != nil {
 			return err
 		}
 		h.cfg.Log.InfoContext(ctx, "signed out", "request_id", reqinfo.From(ctx).ID, "user_id", s.userID)

@@ -105,9 +105,16 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /device/decide", h.post(h.deviceDecide))
 	mux.Handle("GET /signin", h.handle(h.signinForm))
 	mux.Handle("POST /signin", h.post(h.signin))
+	mux.Handle("GET /signin/mfa", h.handle(h.signinMFAForm))
+	mux.Handle("POST /signin/mfa", h.post(h.signinMFA))
+	mux.Handle("GET /mfa", h.handle(h.mfa))
+	mux.Handle("POST /mfa", h.post(h.mfaConfirm))
 	mux.Handle("GET /signout", h.handle(h.signoutForm))
 	mux.Handle("POST /signout", h.post(h.signout))
 	mux.Handle("GET /authorize", h.handle(h.authorize))
+	// The same endpoint under the OIDC dialect's prefix (oauth2.go).
+	mux.Handle("GET /oauth2/authorize", h.handle(h.authorize))
+	mux.Handle("POST /oauth2/authorize", h.handle(h.authorizePost))
 	mux.Handle("POST /authorize/decide", h.post(h.authorizeDecide))
 	mux.Handle("GET /static/{file}", h.handle(h.static))
 }

@@ -320,6 +320,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 		{"auth_codes", keptUS},
 		{"sessions", nowUS},
 		{"token_families", nowUS},
+		{"signing_keys", nowUS},
 	} {
 		// ctid = ANY(ARRAY(…)) is a TID scan of the rows the subquery
 		// locked; SKIP LOCKED leaves rows in use (and the batch another

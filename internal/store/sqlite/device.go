@@ -28,12 +28,18 @@ func scanDeviceGrant(r scanner) (store.DeviceGrant, error) {
 // CreateDeviceGrant stores g; store.ErrAlreadyExists if either code hash is
 // taken.
 func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) error {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO device_grants (`+deviceGrantCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		g.DeviceCodeHash, g.UserCodeHash, g.ClientID, list(g.Scopes), g.StartURL, string(g.Status),
-		g.Interval.Microseconds(), micros(g.CreatedAt), micros(g.ExpiresAt), micros(g.LastPollAt),
-		micros(g.PrevPollAt), g.UserID, micros(g.DecidedAt), g.RequestIP, g.RequestUserAgent)
-	return wrap("create device grant", err)
+	// The hot write of StartDeviceAuthorization: group-committed.
+	err := s.write(ctx, false, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, s.insertGrant).ExecContext(ctx,
+			g.DeviceCodeHash, g.UserCodeHash, g.ClientID, list(g.Scopes), g.StartURL, string(g.Status),
+			g.Interval.Microseconds(), micros(g.CreatedAt), micros(g.ExpiresAt), micros(g.LastPollAt),
+			micros(g.PrevPollAt), g.UserID, micros(g.DecidedAt), g.RequestIP, g.RequestUserAgent)
+		return wrap("create device grant", err)
+	})
+	if err == nil {
+		s.polls.forget(g.DeviceCodeHash) // a new grant starts with the times it was created with
+	}
+	return err
 }
 
 // GetDeviceGrantByUserCode returns the grant with that user code hash, in
@@ -44,35 +50,31 @@ func (s *Store) GetDeviceGrantByUserCode(ctx context.Context, userCodeHash []byt
 	if err != nil {
 		return store.DeviceGrant{}, wrap("get device grant", err)
 	}
-	return g, nil
+	return s.polls.overlay(g), nil
 }
 
-// pollGrantSQL records a poll in one statement. Every right-hand side reads
-// the row as it was before the update, so the slow-down verdict uses the
-// old PrevPollAt and Interval while the poll times shift, and concurrent
-// polls (serialised by SQLite's write lock) cannot lose one another.
-// ?1 now, ?2 slow-down step, ?3 device code hash, ?4 client id, ?5 pending.
-const pollGrantSQL = `UPDATE device_grants SET
-	slowed = (status = ?5 AND prev_poll_at IS NOT NULL AND ?1 - prev_poll_at < interval_us),
-	interval_us = interval_us + CASE
-		WHEN status = ?5 AND prev_poll_at IS NOT NULL AND ?1 - prev_poll_at < interval_us THEN ?2
-		ELSE 0 END,
-	prev_poll_at = last_poll_at,
-	last_poll_at = ?1
-WHERE device_code_hash = ?3 AND client_id = ?4
-RETURNING ` + deviceGrantCols + `, slowed`
-
 // PollDeviceGrant records a poll at now by clientID and returns the grant as
-// it is after the poll; see store.DeviceGrants.
+// it is after the poll; see store.DeviceGrants. The grant is read from the
+// database; the poll itself is recorded in memory (see pollTracker).
 func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash []byte, clientID string, now time.Time, slowDownStep time.Duration) (store.DeviceGrant, store.PollOutcome, error) {
-	var g store.DeviceGrant
-	var out store.PollOutcome
-	err := s.pollGrant.QueryRowContext(ctx, now.UnixMicro(), slowDownStep.Microseconds(), deviceCodeHash, clientID,
-		string(store.DevicePending)).Scan(append(deviceGrantDest(&g), &out.SlowDown)...)
+	g, err := scanDeviceGrant(s.getGrant.QueryRowContext(ctx, deviceCodeHash))
+	if err == nil && g.ClientID != clientID {
+		err = sql.ErrNoRows // another client's grant: not found, and left untouched
+	}
 	if err != nil {
 		return store.DeviceGrant{}, store.PollOutcome{}, wrap("poll device grant", err)
 	}
-	return g, out, nil
+	g, slow := s.polls.poll(g, now, slowDownStep)
+	if slow {
+		// The grown interval must outlive this process: clients were told
+		// it. Intervals only grow, so concurrent writes cannot undo one
+		// another.
+		if _, err := s.writer.ExecContext(ctx, `UPDATE device_grants SET interval_us = max(interval_us, ?)
+			WHERE device_code_hash = ?`, g.Interval.Microseconds(), deviceCodeHash); err != nil {
+			return store.DeviceGrant{}, store.PollOutcome{}, wrap("poll device grant", err)
+		}
+	}
+	return g, store.PollOutcome{SlowDown: slow}, nil
 }
 
 // DecideDeviceGrant moves a pending, unexpired grant to approved or denied;
@@ -90,7 +92,7 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCodeHash []byte, user
 		RETURNING `+deviceGrantCols,
 		string(status), userID, now.UnixMicro(), userCodeHash, string(store.DevicePending), now.UnixMicro()))
 	if err == nil {
-		return g, nil
+		return s.polls.overlay(g), nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return store.DeviceGrant{}, wrap("decide device grant", err)
@@ -137,7 +139,7 @@ func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash []byte, to
 	if err := insertFamily(ctx, tx, tokens.Family); err != nil {
 		return wrap("redeem device grant", err)
 	}
-	if err := insertPair(ctx, tx, tokens.Family.ID, tokens); err != nil {
+	if err := s.insertPair(ctx, tx, tokens.Family.ID, tokens); err != nil {
 		return wrap("redeem device grant", err)
 	}
 	return wrap("redeem device grant", tx.Commit())

@@ -51,8 +51,26 @@ type Store struct {
 	getClient      *sql.Stmt
 	getAccess      *sql.Stmt
 	getRefresh     *sql.Stmt
-	pollGrant      *sql.Stmt
+	getGrant       *sql.Stmt
+	getUser        *sql.Stmt
 	rotationLookup *sql.Stmt
+	insertGrant    *sql.Stmt
+	insertAccess   *sql.Stmt
+	insertRefresh  *sql.Stmt
+	markRotated    *sql.Stmt
+	savepoint      *sql.Stmt
+	rollbackTo     *sql.Stmt
+	release        *sql.Stmt
+
+	polls pollTracker // device grant poll times: see pollTracker
+
+	// The committer (commit.go) and the checkpointer (checkpoint.go).
+	jobs             chan *writeJob
+	closing          chan struct{}
+	committerDone    chan struct{} // nil until it runs
+	checkpointer     *sql.DB
+	checkpointKick   chan struct{}
+	checkpointerDone chan struct{} // nil until it runs
 }
 
 // Open opens (creating if needed) the database at path, brings its schema up
@@ -91,11 +109,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxOpenConns(readers)
 	reader.SetMaxIdleConns(readers)
 
-	s := &Store{writer: writer, reader: reader, backupDSN: dsn(abs, false)}
+	checkpointer, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	checkpointer.SetMaxOpenConns(1)
+	checkpointer.SetMaxIdleConns(1)
+
+	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer, backupDSN: dsn(abs, false),
+		jobs: make(chan *writeJob), closing: make(chan struct{}), checkpointKick: make(chan struct{}, 1)}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	s.committerDone = make(chan struct{})
+	go s.commitLoop()
+	s.checkpointerDone = make(chan struct{})
+	go s.checkpointLoop(checkpointer)
 	return s, nil
 }
 
@@ -113,6 +145,9 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// The bound on the WAL; the background checkpointer keeps it
+		// from costing the writer a sync (checkpoint.go).
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
 	}
 	// A file: URI, so that the path is escaped rather than cut at a '?'.
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -129,9 +164,19 @@ func (s *Store) prepare(ctx context.Context) error {
 			FROM access_tokens a JOIN token_families f ON f.id = a.family_id WHERE a.hash = ?`},
 		{s.reader, &s.getRefresh, `SELECT ` + refreshCols + `, ` + familyCols + `
 			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id WHERE r.hash = ?`},
-		{s.writer, &s.pollGrant, pollGrantSQL},
+		{s.reader, &s.getGrant, `SELECT ` + deviceGrantCols + ` FROM device_grants WHERE device_code_hash = ?`},
+		{s.reader, &s.getUser, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
 		{s.writer, &s.rotationLookup, `SELECT ` + refreshCols + `, ` + familyCols + `
 			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id WHERE r.hash = ?`},
+		{s.writer, &s.insertGrant, `INSERT INTO device_grants (` + deviceGrantCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{s.writer, &s.insertAccess, `INSERT INTO access_tokens (hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)`},
+		{s.writer, &s.insertRefresh, `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, rotated_at)
+			VALUES (?, ?, ?, ?, ?)`},
+		{s.writer, &s.markRotated, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?`},
+		{s.writer, &s.savepoint, `SAVEPOINT write`},
+		{s.writer, &s.rollbackTo, `ROLLBACK TO write`},
+		{s.writer, &s.release, `RELEASE write`},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -142,15 +187,28 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close stops the committer (a write in progress finishes; one still
+// waiting fails) and closes both pools.
 func (s *Store) Close() error {
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
+	if s.committerDone != nil {
+		<-s.committerDone
+	}
+	if s.checkpointerDone != nil {
+		<-s.checkpointerDone
+	}
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.getClient, s.getAccess, s.getRefresh, s.pollGrant, s.rotationLookup} {
+	for _, stmt := range []*sql.Stmt{s.getClient, s.getAccess, s.getRefresh, s.getGrant, s.getUser, s.rotationLookup,
+		s.insertGrant, s.insertAccess, s.insertRefresh, s.markRotated, s.savepoint, s.rollbackTo, s.release} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
 	}
-	errs = append(errs, s.reader.Close(), s.writer.Close())
+	errs = append(errs, s.checkpointer.Close(), s.reader.Close(), s.writer.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
@@ -230,6 +288,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 		{"auth_codes", keptUS},
 		{"sessions", nowUS},
 		{"token_families", nowUS},
+		{"signing_keys", nowUS},
 	} {
 		res, err := s.writer.ExecContext(ctx, `DELETE FROM `+k.table+` WHERE rowid IN
 			(SELECT rowid FROM `+k.table+` WHERE expires_at < ? LIMIT ?)`, k.before, limit)
@@ -242,6 +301,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 		}
 		total += int(n)
 	}
+	s.polls.prune(keptUS)
 	return total, nil
 }
 

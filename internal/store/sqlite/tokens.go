@@ -39,14 +39,12 @@ func insertFamily(ctx context.Context, db execer, f store.TokenFamily) error {
 // insertPair writes the access and refresh token of ts into familyID,
 // whatever FamilyID the tokens carry: a pair always joins the family it
 // was issued for.
-func insertPair(ctx context.Context, db execer, familyID string, ts store.TokenSet) error {
-	if _, err := db.ExecContext(ctx, `INSERT INTO access_tokens (hash, family_id, created_at, expires_at)
-		VALUES (?, ?, ?, ?)`,
+func (s *Store) insertPair(ctx context.Context, tx *sql.Tx, familyID string, ts store.TokenSet) error {
+	if _, err := tx.StmtContext(ctx, s.insertAccess).ExecContext(ctx,
 		ts.Access.Hash, familyID, micros(ts.Access.CreatedAt), micros(ts.Access.ExpiresAt)); err != nil {
 		return err
 	}
-	_, err := db.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, rotated_at)
-		VALUES (?, ?, ?, ?, ?)`,
+	_, err := tx.StmtContext(ctx, s.insertRefresh).ExecContext(ctx,
 		ts.Refresh.Hash, familyID, micros(ts.Refresh.CreatedAt), micros(ts.Refresh.ExpiresAt),
 		micros(ts.Refresh.RotatedAt))
 	return err
@@ -113,7 +111,7 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.T
 	if err := insertFamily(ctx, tx, tokens.Family); err != nil {
 		return wrap("consume auth code", err)
 	}
-	if err := insertPair(ctx, tx, tokens.Family.ID, tokens); err != nil {
+	if err := s.insertPair(ctx, tx, tokens.Family.ID, tokens); err != nil {
 		return wrap("consume auth code", err)
 	}
 	return wrap("consume auth code", tx.Commit())
@@ -142,57 +140,54 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.Refresh
 	return r, f, nil
 }
 
-// RotateRefreshToken exchanges oldHash for next's pair in one transaction;
+// RotateRefreshToken exchanges oldHash for next's pair in one transaction
+// (group-committed with concurrent rotations, each in its own savepoint);
 // see store.Tokens for the outcomes. A token or family expires at its
 // ExpiresAt. A grace of zero (or less) allows no reuse at all, even at the
 // same instant.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID string, now time.Time, grace time.Duration, next store.TokenSet) (store.TokenFamily, error) {
 	const op = "rotate refresh token"
 	now = utc(now) // compare at the precision the store keeps
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return store.TokenFamily{}, wrap(op, err)
-	}
-	defer tx.Rollback() // after Commit, a no-op
-	var old store.RefreshToken
 	var fam store.TokenFamily
-	err = tx.StmtContext(ctx, s.rotationLookup).QueryRowContext(ctx, oldHash).Scan(append(refreshDest(&old), familyDest(&fam)...)...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && fam.ClientID != clientID:
-		return store.TokenFamily{}, fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
-	case err != nil:
-		return store.TokenFamily{}, wrap(op, err)
-	case !fam.RevokedAt.IsZero():
-		return fam, fmt.Errorf("sqlite: %s: %w", op, store.ErrRevoked)
-	case expired(fam.ExpiresAt, now) || expired(old.ExpiresAt, now):
-		return fam, fmt.Errorf("sqlite: %s: %w", op, store.ErrExpired)
-	}
+	err := s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+		var old store.RefreshToken
+		fam = store.TokenFamily{}
+		err := tx.StmtContext(ctx, s.rotationLookup).QueryRowContext(ctx, oldHash).Scan(append(refreshDest(&old), familyDest(&fam)...)...)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || err == nil && fam.ClientID != clientID:
+			fam = store.TokenFamily{}
+			return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+		case err != nil:
+			fam = store.TokenFamily{}
+			return wrap(op, err)
+		case !fam.RevokedAt.IsZero():
+			return fmt.Errorf("sqlite: %s: %w", op, store.ErrRevoked)
+		case expired(fam.ExpiresAt, now) || expired(old.ExpiresAt, now):
+			return fmt.Errorf("sqlite: %s: %w", op, store.ErrExpired)
+		}
 
+		switch {
+		case old.RotatedAt.IsZero():
+			if _, err := tx.StmtContext(ctx, s.markRotated).ExecContext(ctx, now.UnixMicro(), oldHash); err != nil {
+				return wrap(op, err)
+			}
+		case grace > 0 && now.Sub(old.RotatedAt) <= grace:
+			// A concurrent refresh from the same cached token: issue another pair.
+		default:
+			if _, err := revokeFamily(ctx, tx, fam.ID, now); err != nil {
+				return wrap(op, err)
+			}
+			fam.RevokedAt = now
+			// The revocation stands: it is committed with the batch.
+			return keep(fmt.Errorf("sqlite: %s: %w", op, store.ErrReused))
+		}
+		return wrap(op, s.insertPair(ctx, tx, fam.ID, next))
+	})
 	switch {
-	case old.RotatedAt.IsZero():
-		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?`,
-			now.UnixMicro(), oldHash); err != nil {
-			return store.TokenFamily{}, wrap(op, err)
-		}
-	case grace > 0 && now.Sub(old.RotatedAt) <= grace:
-		// A concurrent refresh from the same cached token: issue another pair.
-	default:
-		if _, err := revokeFamily(ctx, tx, fam.ID, now); err != nil {
-			return store.TokenFamily{}, wrap(op, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return store.TokenFamily{}, wrap(op, err)
-		}
-		fam.RevokedAt = now
-		return fam, fmt.Errorf("sqlite: %s: %w", op, store.ErrReused)
+	case err == nil, errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrReused):
+		return fam, err
 	}
-	if err := insertPair(ctx, tx, fam.ID, next); err != nil {
-		return store.TokenFamily{}, wrap(op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return store.TokenFamily{}, wrap(op, err)
-	}
-	return fam, nil
+	return store.TokenFamily{}, err
 }
 
 // RevokeTokenFamily marks the family revoked at now; revoking it again keeps

@@ -29,7 +29,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // GetUser returns the user with that id.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
-	u, err := scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(s.getUser.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.User{}, wrap("get user", err)
 	}
