@@ -12,9 +12,9 @@ import (
 const module = "github.com/ssooidc/ssooidc"
 
 // TestLayering enforces DESIGN.md's import direction: cmd → server →
-// {awsapi, web} → {oauth, directory} → store ← backends. Adapters never
-// touch a storage backend, the engine never sees HTTP, and the public
-// client imports nothing internal.
+// {awsapi, oauthapi, portal, web} → {oauth, directory, keys, accounts} →
+// store ← backends. Adapters never touch a storage backend, the engine
+// never sees HTTP, and the public client imports nothing internal.
 func TestLayering(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-json=ImportPath,Imports,Deps", module+"/...").Output()
 	if err != nil {
