@@ -467,7 +467,9 @@ func (d *Directory) Authenticate(ctx context.Context, name, password string) (st
 
 // truncateName keeps what a person typed as a user name short in records.
 func truncateName(name string) string {
-	if len(name) > maxNameLen || !utf8.ValidString(name) {
+	// Only what could be a user name: a password typed into the name
+	// field (spaces, punctuation) must not reach the audit trail.
+	if ValidateName(name) != nil {
 		return "(invalid user name)"
 	}
 	return name

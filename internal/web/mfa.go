@@ -137,17 +137,16 @@ type mfaUser struct {
 }
 
 func (h *Handler) mfaUser(r *http.Request) (*mfaUser, error) {
-	s, err := h.session(r)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		return &mfaUser{id: s.userID, name: s.name, anchor: s.cookie}, nil
-	}
+	// A sign-in under way in this browser comes first: whoever just typed
+	// that password is the one to enrol, whatever session was open before.
 	if id, step, ok := h.pending(r); ok && step == directory.NeedEnrolment {
 		return &mfaUser{id: id, anchor: h.cookie(r, cookiePreSession), pending: true}, nil
 	}
-	return nil, nil
+	s, err := h.session(r)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	return &mfaUser{id: s.userID, name: s.name, anchor: s.cookie}, nil
 }
 
 type mfaPage struct {

@@ -133,9 +133,11 @@ func TestMFAEnrolAndSignIn(t *testing.T) {
 		t.Error("CSP does not allow the QR code's data: image")
 	}
 	key, codes := b.enrolIn(e, page)
-	if status := b.get("/mfa"); !strings.Contains(status.body, "You have 10 unused recovery codes") {
+	status := b.get("/mfa")
+	if !strings.Contains(status.body, "You have 10 unused recovery codes") {
 		t.Errorf("status page:\n%s", status.body)
 	}
+	checkSecurityHeaders(t, "second factor status", status)
 
 	// A new browser: password, then the code.
 	e.clock.Advance(30 * time.Second)
