@@ -69,6 +69,30 @@ func newMetrics() *metrics {
 	return m
 }
 
+// poolStater is a backend with a connection pool (PostgreSQL).
+type poolStater interface {
+	PoolStats() (total, idle, acquired, max int32)
+}
+
+// watchPool exports the pool of st, when it has one.
+func (m *metrics) watchPool(st any) {
+	p, ok := st.(poolStater)
+	if !ok {
+		return
+	}
+	gauge := func(name, help string, pick func(total, idle, acquired, max int32) int32) prometheus.GaugeFunc {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			return float64(pick(p.PoolStats()))
+		})
+	}
+	m.registry.MustRegister(
+		gauge("ssooidc_db_pool_connections", "Open database connections.", func(t, _, _, _ int32) int32 { return t }),
+		gauge("ssooidc_db_pool_idle_connections", "Idle database connections.", func(_, i, _, _ int32) int32 { return i }),
+		gauge("ssooidc_db_pool_acquired_connections", "Database connections in use.", func(_, _, a, _ int32) int32 { return a }),
+		gauge("ssooidc_db_pool_max_connections", "The most database connections allowed (db_max_conns).", func(_, _, _, mx int32) int32 { return mx }),
+	)
+}
+
 // handler serves the exposition format.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})

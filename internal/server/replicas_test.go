@@ -94,6 +94,15 @@ func TestReplicasShareOneDatabase(t *testing.T) {
 	l3b.client = sdkClient(t, b)
 	_, err = l3b.poll()
 	wantErr[*types.SlowDownException](t, err)
+
+	// Each replica exports its pool.
+	m := scrape(t, a.URL+"/metrics")
+	if got := m["ssooidc_db_pool_max_connections"][""]; got != 16 {
+		t.Errorf("pool max connections = %v, want 16 (db_max_conns)", got)
+	}
+	if got := m["ssooidc_db_pool_connections"][""]; got < 1 {
+		t.Errorf("pool connections = %v, want at least 1", got)
+	}
 }
 
 // TestReplicasRaceOneApprovedCode: 50 pollers spread over three replicas

@@ -70,6 +70,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: opts.Store, log: opts.Log, now: opts.Now, trusted: trusted, metrics: newMetrics()}
 	s.audit = newAuditSink(opts.Store, opts.Log)
+	s.metrics.watchPool(opts.Store)
 	rec := recorder{log: opts.Log, metrics: s.metrics, sink: s.audit}
 	limiter := ratelimit.New(opts.Store, opts.Keys, opts.Now)
 	if s.signing, err = newSigningKeys(opts); err != nil {

@@ -436,3 +436,10 @@ func (c listCol) SetDimensions(dims []pgtype.ArrayDimension) error {
 func (c listCol) ScanIndex(i int) any { return &(*c.s)[i] }
 
 func (c listCol) ScanIndexType() any { return new(string) }
+
+// PoolStats reports the connection pool for metrics: connections open,
+// idle, in use, and the most allowed.
+func (s *Store) PoolStats() (total, idle, acquired, max int32) {
+	st := s.pool.Stat()
+	return st.TotalConns(), st.IdleConns(), st.AcquiredConns(), st.MaxConns()
+}
