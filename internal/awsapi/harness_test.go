@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssooidc/ssooidc/internal/clocktest"
+
 	"github.com/ssooidc/ssooidc/internal/oauth"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
@@ -28,25 +30,6 @@ const (
 // t0 is the harness clock's start: microsecond-aligned UTC, as the stores
 // keep time, so epoch seconds in answers are exact.
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-
-// fakeClock is the engine's clock: time moves only when a test says so, so
-// expiry and slow_down are exact and nothing sleeps.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testStore is what the tests need from the real store besides the engine's
 // view: users to approve grants, and inspection of a grant's state.
@@ -78,7 +61,7 @@ func (b *syncBuffer) String() string {
 // harness is a real engine on a real store behind the API's routes.
 type harness struct {
 	tb     testing.TB
-	clock  *fakeClock
+	clock  *clocktest.Clock
 	store  testStore
 	keys   *secret.Keys
 	engine *oauth.Engine
@@ -99,7 +82,7 @@ func newHarnessConfig(tb testing.TB, cfg oauth.Config) *harness {
 	if err != nil {
 		tb.Fatalf("secret.New: %v", err)
 	}
-	clock := &fakeClock{now: t0}
+	clock := clocktest.New(t0)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	engine := oauth.New(st, keys, cfg, clock.Now, log)

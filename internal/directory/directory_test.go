@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssooidc/ssooidc/internal/clocktest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -18,30 +19,12 @@ import (
 	"github.com/ssooidc/ssooidc/internal/store/sqlite"
 )
 
-// clock is a fake clock: tests move it, never sleep.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) }
 
 type fixture struct {
 	st    store.Store
 	keys  *secret.Keys
-	clock *clock
+	clock *clocktest.Clock
 	dir   *Directory
 }
 

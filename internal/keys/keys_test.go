@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssooidc/ssooidc/internal/clocktest"
+
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 
@@ -22,23 +24,6 @@ import (
 )
 
 var t0 = time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func openStore(t *testing.T) *sqlite.Store {
 	t.Helper()
@@ -59,7 +44,7 @@ func testSecrets(t *testing.T) *secret.Keys {
 	return k
 }
 
-func newManager(t *testing.T, st store.SigningKeys, c *clock, cfg Config) *Manager {
+func newManager(t *testing.T, st store.SigningKeys, c *clocktest.Clock, cfg Config) *Manager {
 	t.Helper()
 	cfg.Now = c.Now
 	if cfg.Algorithm == "" {
@@ -129,7 +114,7 @@ func TestSignJWT(t *testing.T) {
 	for _, alg := range []string{RS256, ES256} {
 		t.Run(alg, func(t *testing.T) {
 			t.Parallel()
-			m := newManager(t, openStore(t), &clock{now: t0}, Config{Algorithm: alg})
+			m := newManager(t, openStore(t), clocktest.New(t0), Config{Algorithm: alg})
 			claims := map[string]any{"iss": "https://sso.example.test", "sub": "u1", "aud": "c1", "exp": float64(t0.Unix() + 3600)}
 			tok, err := m.SignJWT(t.Context(), claims)
 			if err != nil {
@@ -173,7 +158,7 @@ func TestSignJWT(t *testing.T) {
 func TestPrivateKeysSealedAtRest(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	m := newManager(t, st, &clock{now: t0}, Config{Algorithm: RS256})
+	m := newManager(t, st, clocktest.New(t0), Config{Algorithm: RS256})
 	if err := m.Ready(t.Context()); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}
@@ -210,7 +195,7 @@ func TestPrivateKeysSealedAtRest(t *testing.T) {
 func TestFirstStartCreatesOneKey(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	const replicas = 6
 	ms := make([]*Manager, replicas)
 	for i := range ms {
@@ -243,7 +228,7 @@ func TestFirstStartCreatesOneKey(t *testing.T) {
 func TestScheduledRotation(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	const rotation = 30 * 24 * time.Hour
 	lifetime := 2 * time.Hour
 	a := newManager(t, st, c, Config{Rotation: rotation, TokenLifetime: lifetime})
@@ -314,7 +299,7 @@ func TestScheduledRotation(t *testing.T) {
 func TestRotateNow(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	server := newManager(t, st, c, Config{})                // rotation 0: manual only
 	admin := newManager(t, st, c, Config{Algorithm: RS256}) // the CLI, configured for RS256
 	first := signedBy(t, server)
@@ -379,7 +364,7 @@ func (f *failingStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey,
 func TestStoreOutage(t *testing.T) {
 	t.Parallel()
 	st := &failingStore{SigningKeys: openStore(t)}
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	m := newManager(t, st, c, Config{})
 	st.setFail(true)
 	if err := m.Ready(t.Context()); err == nil {
@@ -419,7 +404,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestRotateSameInstant(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	m := newManager(t, st, c, Config{})
 	first := signedBy(t, m)
 	var ids []string

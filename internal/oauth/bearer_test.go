@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssooidc/ssooidc/internal/clocktest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -16,26 +17,9 @@ import (
 	"github.com/ssooidc/ssooidc/internal/store/sqlite"
 )
 
-type bearerClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *bearerClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *bearerClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // deviceTokens runs the device flow through the engine's public API and
 // returns the token pair alice approved.
-func deviceTokens(t *testing.T, e *oauth.Engine, st store.Store, clock *bearerClock) (oauth.RegisteredClient, oauth.TokenResponse) {
+func deviceTokens(t *testing.T, e *oauth.Engine, st store.Store, clock *clocktest.Clock) (oauth.RegisteredClient, oauth.TokenResponse) {
 	t.Helper()
 	ctx := t.Context()
 	if err := st.CreateUser(ctx, store.User{ID: "u-alice", Name: "alice", CreatedAt: clock.Now(), UpdatedAt: clock.Now()}); err != nil {
@@ -59,7 +43,7 @@ func deviceTokens(t *testing.T, e *oauth.Engine, st store.Store, clock *bearerCl
 	return c, tok
 }
 
-func newBearerEngine(t *testing.T) (*oauth.Engine, store.Store, *bearerClock) {
+func newBearerEngine(t *testing.T) (*oauth.Engine, store.Store, *clocktest.Clock) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ssooidc.db"))
 	if err != nil {
@@ -70,7 +54,7 @@ func newBearerEngine(t *testing.T) (*oauth.Engine, store.Store, *bearerClock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &bearerClock{now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
 	e := oauth.New(st, keys, oauth.Config{Issuer: "http://sso.test"}, clock.Now, nil)
 	return e, st, clock
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssooidc/ssooidc/internal/clocktest"
+
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
 	"github.com/ssooidc/ssooidc/internal/store/sqlite"
@@ -23,24 +25,6 @@ type countingStore struct {
 func (s *countingStore) GetClient(ctx context.Context, id string) (store.Client, error) {
 	s.gets.Add(1)
 	return s.Store.GetClient(ctx, id)
-}
-
-// testClock is a settable clock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 var testT0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -69,7 +53,7 @@ const testIssuer = "http://127.0.0.1:8080"
 func TestClientCache(t *testing.T) {
 	ctx := t.Context()
 	st := &countingStore{Store: openSQLite(t)}
-	clock := &testClock{now: testT0}
+	clock := clocktest.New(testT0)
 	e := New(st, testKeys(t), Config{Issuer: testIssuer, ClientLifetime: time.Hour}, clock.Now, nil)
 	c, err := e.RegisterClient(ctx, RegisterRequest{ClientName: "cli", ClientType: "public"})
 	if err != nil {
@@ -144,7 +128,7 @@ func TestClientCacheBounded(t *testing.T) {
 func TestClientCacheConcurrent(t *testing.T) {
 	ctx := t.Context()
 	st := openSQLite(t)
-	clock := &testClock{now: testT0}
+	clock := clocktest.New(testT0)
 	e := New(st, testKeys(t), Config{Issuer: testIssuer}, clock.Now, nil)
 	c, err := e.RegisterClient(ctx, RegisterRequest{ClientName: "cli", ClientType: "public"})
 	if err != nil {

@@ -9,30 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssooidc/ssooidc/internal/clocktest"
+
 	"github.com/ssooidc/ssooidc/internal/audit"
 	"github.com/ssooidc/ssooidc/internal/ratelimit"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
 	"github.com/ssooidc/ssooidc/internal/store/sqlite"
 )
-
-// limitsClock is a settable clock for the limits tests.
-type limitsClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *limitsClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *limitsClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // events collects audit events.
 type events struct {
@@ -62,7 +46,7 @@ const limitsStartURL = "https://sso.example.test/start"
 
 // limitedEngine is an engine on a real SQLite store with limits set by
 // adjust (each starts off).
-func limitedEngine(t *testing.T, adjust func(*Limits)) (*Engine, *limitsClock, *events, store.Store) {
+func limitedEngine(t *testing.T, adjust func(*Limits)) (*Engine, *clocktest.Clock, *events, store.Store) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "limits.db"))
 	if err != nil {
@@ -73,7 +57,7 @@ func limitedEngine(t *testing.T, adjust func(*Limits)) (*Engine, *limitsClock, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &limitsClock{now: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
 	rec := &events{}
 	l := Limits{Limiter: ratelimit.New(st, keys, clock.Now), Grants: st}
 	adjust(&l)

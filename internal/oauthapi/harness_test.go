@@ -10,9 +10,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssooidc/ssooidc/internal/clocktest"
 
 	"github.com/ssooidc/ssooidc/internal/keys"
 	"github.com/ssooidc/ssooidc/internal/oauth"
@@ -30,28 +31,11 @@ const (
 // keeps time.
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // harness is a real engine on a real store, with real signing keys,
 // behind the dialect's routes.
 type harness struct {
 	tb      testing.TB
-	clock   *fakeClock
+	clock   *clocktest.Clock
 	store   *sqlite.Store
 	secrets *secret.Keys
 	keys    *keys.Manager
@@ -70,7 +54,7 @@ func newHarness(tb testing.TB) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clock := &fakeClock{now: t0}
+	clock := clocktest.New(t0)
 	km, err := keys.New(st, secrets, keys.Config{Algorithm: keys.ES256, Now: clock.Now})
 	if err != nil {
 		tb.Fatal(err)

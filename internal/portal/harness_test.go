@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssooidc/ssooidc/internal/clocktest"
+
 	"github.com/ssooidc/ssooidc/internal/accounts"
 	"github.com/ssooidc/ssooidc/internal/audit"
 	"github.com/ssooidc/ssooidc/internal/credentials"
@@ -24,23 +26,6 @@ import (
 
 // t0 is the harness clock's start.
 var t0 = time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // events records audit events.
 type events struct {
@@ -78,7 +63,7 @@ func (failing) Credentials(context.Context, credentials.Request) (credentials.Cr
 // source fails.
 type harness struct {
 	t        *testing.T
-	clock    *clock
+	clock    *clocktest.Clock
 	store    store.Store
 	keys     *secret.Keys
 	engine   *oauth.Engine
@@ -98,7 +83,7 @@ func newHarness(t *testing.T, rateLimit int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	log := slog.New(slog.DiscardHandler)
 	rec := &events{}
 	engine := oauth.New(st, keys, oauth.Config{Issuer: "http://sso.test", Audit: rec}, c.Now, log)

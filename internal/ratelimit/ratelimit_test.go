@@ -5,33 +5,17 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssooidc/ssooidc/internal/clocktest"
 
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/store"
 	"github.com/ssooidc/ssooidc/internal/store/sqlite"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newLimiter(t *testing.T) (*Limiter, *clock, store.Store) {
+func newLimiter(t *testing.T) (*Limiter, *clocktest.Clock, store.Store) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rl.db"))
 	if err != nil {
@@ -42,7 +26,7 @@ func newLimiter(t *testing.T) (*Limiter, *clock, store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	return New(st, keys, c.Now), c, st
 }
 

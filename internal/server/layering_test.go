@@ -53,6 +53,7 @@ func TestLayering(t *testing.T) {
 		"internal/secret":          nil,
 		"internal/reqinfo":         nil,
 		"internal/audit":           nil,
+		"internal/clocktest":       nil,
 		"internal/config":          {"internal/secret"},
 		"internal/ratelimit":       {"internal/store", "internal/secret"},
 		"internal/oauth":           {"internal/store", "internal/secret", "internal/audit", "internal/ratelimit"},

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssooidc/ssooidc/internal/clocktest"
+
 	"github.com/ssooidc/ssooidc/internal/directory"
 	"github.com/ssooidc/ssooidc/internal/oauth"
 	"github.com/ssooidc/ssooidc/internal/reqinfo"
@@ -28,24 +30,6 @@ import (
 	"github.com/ssooidc/ssooidc/internal/store"
 	"github.com/ssooidc/ssooidc/internal/store/sqlite"
 )
-
-// clock is a fake clock: tests move it, never sleep.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -71,7 +55,7 @@ type env struct {
 	srv    *httptest.Server
 	st     store.Store
 	keys   *secret.Keys
-	clock  *clock
+	clock  *clocktest.Clock
 	engine *oauth.Engine
 	dir    *directory.Directory
 	logs   *syncBuffer
@@ -90,7 +74,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: st, keys: keys, clock: &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	e := &env{st: st, keys: keys, clock: clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mux := http.NewServeMux()
 	var n atomic.Int64

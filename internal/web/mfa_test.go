@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssooidc/ssooidc/internal/clocktest"
 	"github.com/ssooidc/ssooidc/internal/directory"
 	"github.com/ssooidc/ssooidc/internal/oauth"
 	"github.com/ssooidc/ssooidc/internal/ratelimit"
@@ -39,7 +40,7 @@ func newSecuredEnv(t *testing.T, dirCfg func(*directory.Config), limits func(*oa
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: st, keys: keys, clock: &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	e := &env{st: st, keys: keys, clock: clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mux := http.NewServeMux()
 	var n atomic.Int64

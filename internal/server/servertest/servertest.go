@@ -21,34 +21,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssooidc/ssooidc/internal/clocktest"
+
 	"github.com/ssooidc/ssooidc/internal/config"
 	"github.com/ssooidc/ssooidc/internal/secret"
 	"github.com/ssooidc/ssooidc/internal/server"
 	"github.com/ssooidc/ssooidc/internal/store"
 )
 
-// Clock is a settable clock shared by the server under test.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is the settable clock shared by the server under test.
+type Clock = clocktest.Clock
 
 // NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func NewClock(t time.Time) *Clock { return clocktest.New(t) }
 
 // TestKey is the master key test servers use unless told otherwise.
 var TestKey = []byte("ssooidc-test-key-0123456789abcdef")
