@@ -51,7 +51,7 @@ type writeJob struct {
 	done  chan struct{}
 }
 
-var errClosed = errors.New("store closed")
+var errClosed = errors.New("sqlite: store closed")
 
 // write runs fn in the next group commit and returns its outcome after the
 // commit. multi says fn runs more than one statement.
