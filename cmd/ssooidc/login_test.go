@@ -126,21 +126,7 @@ func startClient(t *testing.T, env []string, args ...string) *running {
 // waitFor reads stderr until a line matches re and returns the submatches.
 func (r *running) waitFor(t *testing.T, re string) []string {
 	t.Helper()
-	rx := regexp.MustCompile(re)
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case line, ok := <-r.lines:
-			if !ok {
-				t.Fatalf("ssooidc ended before printing %q; stderr:\n%s", re, r.stderr)
-			}
-			if m := rx.FindStringSubmatch(line); m != nil {
-				return m
-			}
-		case <-timeout:
-			t.Fatalf("no line matching %q; stderr so far:\n%s", re, r.stderr)
-		}
-	}
+	return waitForLine(t, r.lines, re, func() string { return "stderr so far:\n" + r.stderr.String() })
 }
 
 // wait waits for the exit and returns the exit code.

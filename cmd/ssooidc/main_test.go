@@ -163,19 +163,27 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *servePr
 // waitFor reads stdout until a line matches re, and returns its submatches.
 func (s *serveProcess) waitFor(t *testing.T, re string) []string {
 	t.Helper()
+	return waitForLine(t, s.lines, re, func() string { return "server stderr:\n" + s.stderr.String() })
+}
+
+// waitForLine reads lines until one matches re and returns its
+// submatches; it fails the test, showing context(), when the lines end or
+// 30 s pass first.
+func waitForLine(t *testing.T, lines <-chan string, re string, context func() string) []string {
+	t.Helper()
 	rx := regexp.MustCompile(re)
 	timeout := time.After(30 * time.Second)
 	for {
 		select {
-		case line, ok := <-s.lines:
+		case line, ok := <-lines:
 			if !ok {
-				t.Fatalf("server exited before printing %q; stderr:\n%s", re, s.stderr)
+				t.Fatalf("the command ended before printing %q; %s", re, context())
 			}
 			if m := rx.FindStringSubmatch(line); m != nil {
 				return m
 			}
 		case <-timeout:
-			t.Fatalf("no line matching %q", re)
+			t.Fatalf("no line matching %q; %s", re, context())
 		}
 	}
 }
