@@ -3,6 +3,7 @@ package oauth
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -108,8 +109,13 @@ func FuzzMatchRedirectURI(f *testing.F) {
 		}
 		// A port-agnostic match only ever happens for http loopback
 		// registrations, and only the port may differ.
-		if !strings.HasPrefix(registered, "http://") || !strings.HasPrefix(requested, "http://") {
+		r, err1 := url.Parse(registered)
+		q, err2 := url.Parse(requested)
+		if err1 != nil || err2 != nil || r.Scheme != "http" || q.Scheme != "http" || !isLoopbackHost(q.Hostname()) {
 			t.Fatalf("non-loopback inexact match: %q ~ %q", registered, requested)
+		}
+		if r.Hostname() != q.Hostname() || r.EscapedPath() != q.EscapedPath() || r.RawQuery != q.RawQuery {
+			t.Fatalf("inexact match beyond the port: %q ~ %q", registered, requested)
 		}
 		if !validRedirectURI(registered) {
 			t.Fatalf("matched against an invalid registration %q", registered)
