@@ -22,8 +22,10 @@ type conn struct {
 	addr    string // host:port to dial
 	host    string // Host header
 	timeout time.Duration
+	spin    bool // wait for answers with a spinReader
 
 	c    net.Conn
+	sr   *spinReader // when spin
 	br   *bufio.Reader
 	wbuf []byte
 	body []byte
@@ -36,8 +38,8 @@ type response struct {
 	body    []byte
 }
 
-func newConn(addr, host string, timeout time.Duration) *conn {
-	return &conn{addr: addr, host: host, timeout: timeout}
+func newConn(addr, host string, timeout time.Duration, spin bool) *conn {
+	return &conn{addr: addr, host: host, timeout: timeout, spin: spin}
 }
 
 func (c *conn) close() {
@@ -56,10 +58,18 @@ func (c *conn) dial() error {
 		tc.SetNoDelay(true)
 	}
 	c.c = nc
+	var r io.Reader = nc
+	if c.spin {
+		if c.sr, err = newSpinReader(nc); err != nil {
+			nc.Close()
+			return err
+		}
+		r = c.sr
+	}
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(nc, 16<<10)
+		c.br = bufio.NewReaderSize(r, 16<<10)
 	} else {
-		c.br.Reset(nc)
+		c.br.Reset(r)
 	}
 	return nil
 }
@@ -83,7 +93,11 @@ func (c *conn) post(path string, body []byte) (response, error) {
 	b = append(b, body...)
 	c.wbuf = b
 	if c.timeout > 0 {
-		c.c.SetDeadline(time.Now().Add(c.timeout))
+		deadline := time.Now().Add(c.timeout)
+		c.c.SetDeadline(deadline)
+		if c.sr != nil {
+			c.sr.deadline = deadline
+		}
 	}
 	if _, err := c.c.Write(b); err != nil {
 		c.close()

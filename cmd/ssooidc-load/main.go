@@ -67,6 +67,7 @@ type options struct {
 	timeout     time.Duration
 	baseline    float64
 	jsonOut     bool
+	spin        bool
 }
 
 func main() {
@@ -99,6 +100,7 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.Float64Var(&o.baseline, "baseline", 0, "the bare handler's req/s from the same session: print the ratio to it")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&o.spin, "spin", false, "wait for answers by spinning on non-blocking reads instead of sleeping in epoll: keeps this process's CPU from going idle, so the server never pays for waking it (see docs/performance.md)")
 	fs.StringVar(&bareListen, "bare-listen", "", "serve the bare baseline handler on this address instead of generating load")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -262,7 +264,7 @@ func run(ctx context.Context, o options, logf func(string, ...any)) (*result, er
 		recs[i] = newRecorder()
 		wg.Go(func() {
 			rec := recs[i]
-			c := newConn(o.addr, o.host, o.timeout)
+			c := newConn(o.addr, o.host, o.timeout, o.spin)
 			defer c.close()
 			due := start.Add(period * time.Duration(i) / time.Duration(len(ws)))
 			var prevDone time.Time

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -75,6 +77,12 @@ func TestScenarios(t *testing.T) {
 		t.Run(scenario, func(t *testing.T) {
 			o := quick(srv.URL, scenario)
 			o.pid = os.Getpid()
+			if scenario == "pending" {
+				// Each grant may be polled twice at once, then not for an
+				// interval (1 s): a fast server would use up all the
+				// grants' polls within a warm-up.
+				o.warmup = 0
+			}
 			res, err := run(t.Context(), o, logTo(t))
 			if err != nil {
 				t.Fatalf("run: %v", err)
@@ -153,7 +161,7 @@ func TestBareAndJSON(t *testing.T) {
 	}()
 	var stdout, stderr bytes.Buffer
 	err = mainErr(t.Context(), []string{"-url", "http://" + ln.Addr().String(), "-scenario", "bare",
-		"-c", "2", "-n", "500", "-warmup", "0", "-baseline", "1000", "-json"}, &stdout, &stderr)
+		"-c", "2", "-n", "500", "-warmup", "0", "-baseline", "1000", "-json", "-spin"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("mainErr: %v\n%s", err, stderr.String())
 	}
@@ -185,32 +193,65 @@ func TestFlagErrors(t *testing.T) {
 }
 
 func TestConnChunked(t *testing.T) {
+	for _, spin := range []bool{false, true} {
+		t.Run(fmt.Sprintf("spin=%v", spin), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				buf := make([]byte, 4096)
+				c.Read(buf)
+				// In two writes, so that a spinning reader finds the socket
+				// empty in between.
+				c.Write([]byte("HTTP/1.1 400 Bad Request\r\nX-Amzn-ErrorType: AuthorizationPendingException\r\n"))
+				time.Sleep(20 * time.Millisecond)
+				c.Write([]byte("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"))
+			}()
+			c := newConn(ln.Addr().String(), ln.Addr().String(), 5*time.Second, spin)
+			defer c.close()
+			r, err := c.post("/token", []byte(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.status != 400 || r.errType != "AuthorizationPendingException" || string(r.body) != "hello world" {
+				t.Errorf("got %d %q %q", r.status, r.errType, r.body)
+			}
+			if c.c != nil {
+				t.Errorf("connection kept after Connection: close")
+			}
+		})
+	}
+}
+
+// A spinning read still gives up at the request timeout.
+func TestSpinTimeout(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
-		if err != nil {
-			return
+		if err == nil {
+			accepted <- c
 		}
-		defer c.Close()
-		buf := make([]byte, 4096)
-		c.Read(buf)
-		c.Write([]byte("HTTP/1.1 400 Bad Request\r\nX-Amzn-ErrorType: AuthorizationPendingException\r\n" +
-			"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"))
 	}()
-	c := newConn(ln.Addr().String(), ln.Addr().String(), 5*time.Second)
+	c := newConn(ln.Addr().String(), ln.Addr().String(), 100*time.Millisecond, true)
 	defer c.close()
-	r, err := c.post("/token", []byte(`{}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.status != 400 || r.errType != "AuthorizationPendingException" || string(r.body) != "hello world" {
-		t.Errorf("got %d %q %q", r.status, r.errType, r.body)
+	_, err = c.post("/token", []byte(`{}`)) // the server never answers
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("err = %v; want a deadline error", err)
 	}
 	if c.c != nil {
-		t.Errorf("connection kept after Connection: close")
+		t.Errorf("connection kept after a timeout")
 	}
+	(<-accepted).Close()
 }

@@ -268,7 +268,7 @@ func preparePending(ctx context.Context, s *setup, o options, logf func(string, 
 	errc := make(chan error, o.concurrency)
 	for i := range o.concurrency {
 		wg.Go(func() {
-			cn := newConn(o.addr, o.host, o.timeout)
+			cn := newConn(o.addr, o.host, o.timeout, o.spin)
 			defer cn.close()
 			for ctx.Err() == nil {
 				if made.Add(1) > int64(total) {
