@@ -57,14 +57,19 @@ func (s *Store) GetDeviceGrantByUserCode(ctx context.Context, userCodeHash []byt
 // it is after the poll; see store.DeviceGrants. The grant is read from the
 // database; the poll itself is recorded in memory (see pollTracker).
 func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash []byte, clientID string, now time.Time, slowDownStep time.Duration) (store.DeviceGrant, store.PollOutcome, error) {
-	g, err := scanDeviceGrant(s.getGrant.QueryRowContext(ctx, deviceCodeHash))
-	if err == nil && g.ClientID != clientID {
-		err = sql.ErrNoRows // another client's grant: not found, and left untouched
+	g, slow, ok := s.polls.pollPending(deviceCodeHash, clientID, now, slowDownStep)
+	if !ok {
+		gen := s.polls.generation()
+		var err error
+		g, err = scanDeviceGrant(s.getGrant.QueryRowContext(ctx, deviceCodeHash))
+		if err == nil && g.ClientID != clientID {
+			err = sql.ErrNoRows // another client's grant: not found, and left untouched
+		}
+		if err != nil {
+			return store.DeviceGrant{}, store.PollOutcome{}, wrap("poll device grant", err)
+		}
+		g, slow = s.polls.poll(g, gen, now, slowDownStep)
 	}
-	if err != nil {
-		return store.DeviceGrant{}, store.PollOutcome{}, wrap("poll device grant", err)
-	}
-	g, slow := s.polls.poll(g, now, slowDownStep)
 	if slow {
 		// The grown interval must outlive this process: clients were told
 		// it. Intervals only grow, so concurrent writes cannot undo one
@@ -92,9 +97,12 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCodeHash []byte, user
 		RETURNING `+deviceGrantCols,
 		string(status), userID, now.UnixMicro(), userCodeHash, string(store.DevicePending), now.UnixMicro()))
 	if err == nil {
+		s.polls.invalidate(g.DeviceCodeHash)
 		return s.polls.overlay(g), nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
+		// The update may have committed: no kept row can be trusted.
+		s.polls.invalidateAll()
 		return store.DeviceGrant{}, wrap("decide device grant", err)
 	}
 	var cur store.DeviceGrantStatus

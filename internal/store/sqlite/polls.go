@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -16,50 +17,124 @@ import (
 // live in that process instead, under one mutex that makes each poll's
 // check-and-record atomic exactly as the single UPDATE did. What is lost on
 // a crash or restart is only when the last polls came, which is harmless:
-// a client may then poll once without being told to slow down. The grant's
-// state (status, expiry, approval) is still read from the database on every
-// poll, and a grown interval — the rare outcome of a slow_down — is still
-// written there, so neither is ever lost.
+// a client may then poll once without being told to slow down. A grown
+// interval — the rare outcome of a slow_down — is still written to the
+// database, so it is never lost.
+//
+// The tracker also keeps the row of a grant it last saw pending, so that a
+// poll of a pending grant — nearly every poll — reads nothing from the
+// database. Only this process changes a pending grant (DecideDeviceGrant),
+// and it drops the kept row when it does (invalidate); a read that raced
+// with such a change is never kept (see gen). Rows are kept for at most
+// maxPendingRows grants, so memory stays bounded however many clients wait;
+// the polls of the others read the database as before.
 //
 // Entries mirror the rows: they are dropped when DeleteExpired removes
 // their grant, so the map never holds more than the live grants.
 type pollTracker struct {
 	mu     sync.Mutex
 	grants map[string]pollState // by device code hash
+	// gen counts invalidations: a row read from the database is kept only
+	// if no grant changed between the read's start and the keeping.
+	gen  uint64
+	rows int // entries with a pending row
 }
+
+// maxPendingRows bounds the pending rows kept: about 600 bytes each.
+const maxPendingRows = 16384
 
 // pollState is one grant's bookkeeping, in unix microseconds (0: none).
 type pollState struct {
 	last, prev int64
 	interval   int64 // the interval as this process last set it
 	expires    int64 // the grant's expiry, for pruning
+	// pending is the grant's row as read while pending (poll times and
+	// interval aside, which are the fields above); nil: read the database.
+	pending *store.DeviceGrant
 }
 
-// poll records a poll at now of grant g (as just read from the database)
-// and returns g as it is after the poll, and whether the poll came too
-// early (only while pending) so that the interval grew by step.
-func (t *pollTracker) poll(g store.DeviceGrant, now time.Time, step time.Duration) (store.DeviceGrant, bool) {
-	nowUS := now.UnixMicro()
+// generation returns the invalidation count, to pass to poll for a row
+// about to be read.
+func (t *pollTracker) generation() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.gen
+}
+
+// pollPending records a poll at now by clientID when the tracker holds the
+// grant's pending row, and returns the grant as it is after the poll and
+// whether the poll came too early; ok is false when the database must be
+// read.
+func (t *pollTracker) pollPending(deviceCodeHash []byte, clientID string, now time.Time, step time.Duration) (g store.DeviceGrant, slow, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, found := t.grants[string(deviceCodeHash)]
+	if !found || st.pending == nil || st.pending.ClientID != clientID {
+		return store.DeviceGrant{}, false, false
+	}
+	g = *st.pending
+	// The caller may keep or change what it gets.
+	g.DeviceCodeHash = slices.Clone(g.DeviceCodeHash)
+	g.UserCodeHash = slices.Clone(g.UserCodeHash)
+	g.Scopes = slices.Clone(g.Scopes)
+	g, slow = t.record(&st, g, now, step)
+	t.grants[string(deviceCodeHash)] = st
+	return g, slow, true
+}
+
+// poll records a poll at now of grant g, as read from the database by a
+// read that began at generation gen, and returns g as it is after the poll,
+// and whether the poll came too early (only while pending) so that the
+// interval grew by step.
+func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step time.Duration) (store.DeviceGrant, bool) {
 	key := string(g.DeviceCodeHash)
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	st, ok := t.grants[key]
 	if !ok {
 		// First poll this process sees: start from what the row holds
 		// (written by an earlier version, or never).
 		st = pollState{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt)}
 	}
+	if st.pending == nil && g.Status == store.DevicePending && gen == t.gen && t.rows < maxPendingRows {
+		row := g
+		row.DeviceCodeHash = slices.Clone(g.DeviceCodeHash) // g goes to the caller
+		row.UserCodeHash = slices.Clone(g.UserCodeHash)
+		row.Scopes = slices.Clone(g.Scopes)
+		st.pending = &row
+		t.rows++
+	}
+	g, slow := t.record(&st, g, now, step)
+	if t.grants == nil {
+		t.grants = make(map[string]pollState)
+	}
+	t.grants[key] = st
+	return g, slow
+}
+
+// record applies a poll at now to st and returns g as it is after it.
+func (t *pollTracker) record(st *pollState, g store.DeviceGrant, now time.Time, step time.Duration) (store.DeviceGrant, bool) {
+	nowUS := now.UnixMicro()
 	interval := max(g.Interval.Microseconds(), st.interval)
 	slow := g.Status == store.DevicePending && st.prev != 0 && nowUS-st.prev < interval
 	if slow {
 		interval += step.Microseconds()
 	}
 	st.prev, st.last, st.interval = st.last, nowUS, interval
-	if t.grants == nil {
-		t.grants = make(map[string]pollState)
-	}
-	t.grants[key] = st
-	t.mu.Unlock()
 	return st.apply(g), slow
+}
+
+// invalidate drops the pending row kept for a grant this process is about
+// to report changed; call it after the change is committed.
+func (t *pollTracker) invalidate(deviceCodeHash []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gen++
+	if st, ok := t.grants[string(deviceCodeHash)]; ok && st.pending != nil {
+		st.pending = nil
+		t.rows--
+		t.grants[string(deviceCodeHash)] = st
+	}
 }
 
 // overlay fills g's poll times and interval from the tracker, when it has
@@ -81,14 +156,35 @@ func (st pollState) apply(g store.DeviceGrant) store.DeviceGrant {
 	return g
 }
 
-// prune forgets grants whose expiry is before beforeUS, as DeleteExpired
-// removes their rows.
-func (t *pollTracker) prune(beforeUS int64) {
+// invalidateAll drops every pending row kept.
+func (t *pollTracker) invalidateAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gen++
+	for k, st := range t.grants {
+		if st.pending != nil {
+			st.pending = nil
+			t.grants[k] = st
+		}
+	}
+	t.rows = 0
+}
+
+// prune drops the pending rows of grants expired by nowUS (their polls are
+// answered from the database until it removes them), and forgets grants
+// whose expiry is before removedUS, as DeleteExpired removes their rows.
+func (t *pollTracker) prune(nowUS, removedUS int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k, st := range t.grants {
-		if st.expires != 0 && st.expires < beforeUS {
-			delete(t.grants, k)
+		switch {
+		case st.expires == 0:
+		case st.expires < removedUS:
+			t.drop(k, st)
+		case st.expires < nowUS && st.pending != nil:
+			st.pending = nil
+			t.rows--
+			t.grants[k] = st
 		}
 	}
 }
@@ -96,8 +192,18 @@ func (t *pollTracker) prune(beforeUS int64) {
 // forget drops one grant's entry.
 func (t *pollTracker) forget(deviceCodeHash []byte) {
 	t.mu.Lock()
-	delete(t.grants, string(deviceCodeHash))
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	t.gen++
+	if st, ok := t.grants[string(deviceCodeHash)]; ok {
+		t.drop(string(deviceCodeHash), st)
+	}
+}
+
+func (t *pollTracker) drop(key string, st pollState) {
+	if st.pending != nil {
+		t.rows--
+	}
+	delete(t.grants, key)
 }
 
 func micro(t time.Time) int64 {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,5 +97,143 @@ func TestPollsPruned(t *testing.T) {
 		t.Errorf("poll of a collected grant: no error")
 	} else if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("poll of a collected grant: %v, want ErrNotFound", err)
+	}
+}
+
+// TestPendingRowKept: once seen pending, a grant's polls are answered from
+// memory — a change made behind this process's back is not seen — until
+// this process decides the grant, after which every poll sees the decision.
+func TestPendingRowKept(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ssooidc.db")
+	s := openTest(t, path)
+	g := grantN(1)
+	g.Scopes = []string{"sso:account:access"}
+	if err := s.CreateDeviceGrant(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(at time.Duration) store.DeviceGrant {
+		t.Helper()
+		got, _, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, "c1", t0.Add(at), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	first := poll(0)
+	if s.polls.rows != 1 {
+		t.Fatalf("%d pending rows kept, want 1", s.polls.rows)
+	}
+	// Another connection changes the row: the kept row answers.
+	other := openTest(t, path)
+	if _, err := other.writer.ExecContext(ctx, `UPDATE device_grants SET start_url = 'changed' WHERE device_code_hash = ?`,
+		g.DeviceCodeHash); err != nil {
+		t.Fatal(err)
+	}
+	second := poll(10 * time.Second)
+	if second.StartURL != first.StartURL {
+		t.Errorf("poll read the database: StartURL %q", second.StartURL)
+	}
+	if !second.PrevPollAt.Equal(t0) || !second.LastPollAt.Equal(t0.Add(10*time.Second)) {
+		t.Errorf("poll times %v, %v; want %v, %v", second.PrevPollAt, second.LastPollAt, t0, t0.Add(10*time.Second))
+	}
+	// What a poll returns is the caller's own.
+	second.Scopes[0] = "mutated"
+	second.DeviceCodeHash[0] ^= 1
+	if third := poll(20 * time.Second); third.Scopes[0] == "mutated" {
+		t.Errorf("the kept row shares its slices with a caller")
+	}
+
+	if _, err := s.DecideDeviceGrant(ctx, g.UserCodeHash, "u1", true, t0.Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if s.polls.rows != 0 {
+		t.Errorf("%d pending rows kept after the decision, want 0", s.polls.rows)
+	}
+	if got := poll(40 * time.Second); got.Status != store.DeviceApproved || got.UserID != "u1" || got.StartURL != "changed" {
+		t.Errorf("after the decision: status %s, user %q, StartURL %q; want approved, u1, the database's", got.Status, got.UserID, got.StartURL)
+	}
+}
+
+// TestPendingRowRace: polls racing a decision never keep a row read before
+// it, so once DecideDeviceGrant has returned every poll sees the decision.
+func TestPendingRowRace(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "ssooidc.db"))
+	for i := range 20 {
+		g := grantN(100 + i)
+		if err := s.CreateDeviceGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for n := 0; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					// Far apart in time, so none is answered slow_down.
+					at := t0.Add(time.Duration(w*1_000_000+n) * time.Minute)
+					if _, _, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, "c1", at, time.Second); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		if _, err := s.DecideDeviceGrant(ctx, g.UserCodeHash, "u1", false, t0); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, "c1", t0.Add(-time.Hour), time.Second)
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != store.DeviceDenied {
+			t.Fatalf("grant %d: a poll after the decision saw %s", i, got.Status)
+		}
+	}
+}
+
+// TestPendingRowsBounded: the count of kept rows follows the entries
+// through expiry, collection and a new grant, and never passes the bound.
+func TestPendingRowsBounded(t *testing.T) {
+	var tr pollTracker
+	row := func(i int) store.DeviceGrant {
+		g := grantN(i)
+		g.Status = store.DevicePending
+		return g
+	}
+	for i := range maxPendingRows + 10 {
+		tr.poll(row(i), tr.generation(), t0, time.Second)
+	}
+	if tr.rows != maxPendingRows || len(tr.grants) != maxPendingRows+10 {
+		t.Fatalf("rows %d of %d entries; want %d of %d", tr.rows, len(tr.grants), maxPendingRows, maxPendingRows+10)
+	}
+	tr.forget(row(0).DeviceCodeHash)
+	tr.invalidate(row(1).DeviceCodeHash)
+	tr.invalidate(row(maxPendingRows + 5).DeviceCodeHash) // never kept
+	if tr.rows != maxPendingRows-2 {
+		t.Errorf("rows %d after forget and invalidate, want %d", tr.rows, maxPendingRows-2)
+	}
+	// A read that began before an invalidation is not kept.
+	gen := tr.generation()
+	tr.invalidate(row(2).DeviceCodeHash)
+	tr.poll(row(1), gen, t0, time.Second)
+	if tr.grants[string(row(1).DeviceCodeHash)].pending != nil {
+		t.Errorf("a row read before an invalidation was kept")
+	}
+	exp := micro(row(3).ExpiresAt)
+	tr.prune(exp+1, 0) // expired, not yet collected: the rows go, the entries stay
+	if tr.rows != 0 || len(tr.grants) != maxPendingRows+9 {
+		t.Errorf("after expiry: rows %d of %d entries; want 0 of %d", tr.rows, len(tr.grants), maxPendingRows+9)
+	}
+	tr.prune(exp+1, exp+1)
+	if len(tr.grants) != 0 {
+		t.Errorf("after collection: %d entries, want 0", len(tr.grants))
 	}
 }

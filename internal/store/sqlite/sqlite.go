@@ -305,7 +305,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 		}
 		total += int(n)
 	}
-	s.polls.prune(keptUS)
+	s.polls.prune(nowUS, keptUS)
 	return total, nil
 }
 
