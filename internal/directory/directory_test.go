@@ -52,7 +52,7 @@ func (f *fixture) addUser(t *testing.T, name, password string) store.User {
 	return u
 }
 
-var phcPattern = regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
+var phcPattern = regexp.MustCompile(`^\$argon2id\$v=19\$m=9216,t=4,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
 
 func TestAddUser(t *testing.T) {
 	t.Parallel()
