@@ -17,7 +17,10 @@
 #   PERF_RUNS       rounds (3)
 #   PERF_DURATION   measured time per run (10s)
 #   PERF_C          concurrent clients (16)
-#   PERF_GRANTS     pending grants polled (8000)
+#   PERF_GRANTS     pending grants polled (16000)
+#   PERF_SPIN       1 (default): the generator waits for answers spinning
+#                   (ssooidc-load -spin), so its idle CPU never has to be
+#                   woken by the server's writes; 0: it sleeps in epoll
 #   PERF_POSTGRES   a postgres:// URL: measure that backend too, in a
 #                   database of its own created there (and dropped after);
 #                   or "private": start a throwaway cluster pinned to the
@@ -30,7 +33,9 @@ cd "$(dirname "$0")/.."
 runs=${PERF_RUNS:-3}
 duration=${PERF_DURATION:-10s}
 conc=${PERF_C:-16}
-grants=${PERF_GRANTS:-8000}
+grants=${PERF_GRANTS:-16000}
+spin=()
+[ "${PERF_SPIN:-1}" = 0 ] || spin=(-spin)
 out=${PERF_OUT:-$(mktemp -d /tmp/ssooidc-perf.XXXXXX)}
 mkdir -p "$out"
 server_core=0
@@ -103,7 +108,7 @@ load() {
   local name=$1 url=$2 pid=$3 scenario=$4
   shift 4
   taskset -c $load_core "$out/ssooidc-load" -url "$url" -pid "$pid" -scenario "$scenario" \
-    -c "$conc" -duration "$duration" -grants "$grants" -user "$user" -password "$password" -json "$@" \
+    -c "$conc" -duration "$duration" -grants "$grants" -user "$user" -password "$password" -json "${spin[@]}" "$@" \
     >"$out/$name.json" 2>"$out/$name.log"
 }
 
@@ -212,7 +217,7 @@ SSOOIDC_BENCH_LIVE_GRANTS=100000 taskset -c $server_core \
   go test -run '^$' -bench 'EnginePendingPoll' -cpu 1 -benchtime 3s ./internal/oauth | tee "$out/bench-live.txt" | grep -E '^Benchmark'
 
 echo
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3); generator ${spin[*]:-sleeping in epoll}"
 for b in "${backends[@]}"; do report "$b"; done
 echo
 echo "Results (JSON per run) in $out"
