@@ -22,15 +22,9 @@ import (
 // again from its beginning. Durability is unchanged: commits are what they
 // were (synchronous=NORMAL), and a checkpoint syncs the WAL before copying
 // from it and the database file after, whichever connection runs it.
-//
-// Checkpointing once a second rather than five times copies each page that
-// keeps changing (index pages, the end of a table) once instead of five
-// times: StartDeviceAuthorization under load cost ~16 % less CPU (the engine
-// benchmark, 57 → 48 µs). The bound is raised with it so that the writer's
-// own checkpoint stays rare; the WAL may then reach 64 MiB on disk.
 const (
-	checkpointEvery     = time.Second
-	autoCheckpointPages = 16384 // 64 MiB of 4 KiB pages
+	checkpointEvery     = 200 * time.Millisecond
+	autoCheckpointPages = 4096 // 16 MiB of 4 KiB pages
 )
 
 // kickCheckpoint tells the checkpointer that the WAL grew.
