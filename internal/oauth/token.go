@@ -126,31 +126,26 @@ func (e *Engine) refreshToken(ctx context.Context, req TokenRequest) (TokenRespo
 	}
 	now := e.now()
 	oldHash := e.keys.Hash(hashRefreshToken, req.RefreshToken)
-	// The family id and session end are filled from the stored family; the
-	// pair is minted against a provisional family and re-dated below.
-	_, fam, err := e.store.GetRefreshToken(ctx, oldHash)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return TokenResponse{}, Errorf(InvalidGrant, "Invalid refresh token provided.")
-		}
-		return TokenResponse{}, internalError("get refresh token", err)
-	}
-	if err := e.checkUserActive(ctx, fam.UserID); err != nil {
-		if oe := AsError(err); oe.Kind == InvalidGrant {
-			_ = e.store.RevokeTokenFamily(ctx, fam.ID, now)
-		}
-		return TokenResponse{}, err
-	}
-	set, resp := e.mint(fam, now)
 	grace := e.cfg.RefreshReuseGrace
 	if grace < 0 {
 		grace = 0
 	}
-	_, err = e.store.RotateRefreshToken(ctx, oldHash, c.ID, now, grace, set)
+	// The store reads the token, its family and its user in the rotation's
+	// own transaction and mints the pair there, against the family.
+	var resp TokenResponse
+	fam, err := e.store.RotateRefreshToken(ctx, oldHash, c.ID, now, grace, func(fam store.TokenFamily) store.TokenSet {
+		var set store.TokenSet
+		set, resp = e.mint(fam, now)
+		return set
+	})
 	switch {
 	case err == nil:
 		e.record(ctx, audit.TokenRefreshed, c.ID, fam.UserID, "")
 		return resp, nil
+	case errors.Is(err, store.ErrUserDisabled):
+		return TokenResponse{}, Errorf(InvalidGrant, "The user is disabled.")
+	case errors.Is(err, store.ErrUserGone):
+		return TokenResponse{}, Errorf(InvalidGrant, "The user no longer exists.")
 	case errors.Is(err, store.ErrReused):
 		e.record(ctx, audit.TokenReused, c.ID, fam.UserID, "family revoked")
 		return TokenResponse{}, Errorf(InvalidGrant, "Invalid refresh token provided.")

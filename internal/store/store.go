@@ -32,6 +32,10 @@ var (
 	ErrRevoked = errors.New("store: revoked")
 	// ErrExpired: the record exists but is past its expiry.
 	ErrExpired = errors.New("store: expired")
+	// ErrUserDisabled, ErrUserGone: the user a token family belongs to is
+	// disabled, or no longer exists; the backend has revoked the family.
+	ErrUserDisabled = errors.New("store: user disabled")
+	ErrUserGone     = errors.New("store: user no longer exists")
 )
 
 // Client is a registered OAuth client (AWS RegisterClient, or added by an
@@ -216,17 +220,25 @@ type Tokens interface {
 	// GetRefreshToken returns the token and its family.
 	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, TokenFamily, error)
 	// RotateRefreshToken exchanges the refresh token oldHash, presented by
-	// clientID at now, for next (whose Family and token FamilyIDs are
-	// ignored: the pair joins the old token's family). Records expire at
-	// ExpiresAt (a record is expired when now >= ExpiresAt). Atomically:
+	// clientID at now, for the pair that mint makes for the token's family
+	// (the set's Family and token FamilyIDs are ignored: the pair joins that
+	// family). mint runs inside the transaction, only when the pair is to be
+	// inserted, and again if the transaction is retried (the pair of its
+	// last call is the one stored): it must be quick and must not use the
+	// store. Records expire at ExpiresAt (a record is expired when now >=
+	// ExpiresAt). Atomically:
 	//   - unknown token or another client's: ErrNotFound;
+	//   - the family's user disabled or gone: revoke the family and return
+	//     ErrUserDisabled or ErrUserGone;
 	//   - family revoked: ErrRevoked; family or token expired: ErrExpired;
-	//   - not yet rotated: mark it rotated at now, insert next;
-	//   - grace > 0 and rotated no longer ago than grace: insert next
+	//   - not yet rotated: mark it rotated at now, insert the pair;
+	//   - grace > 0 and rotated no longer ago than grace: insert the pair
 	//     (concurrent refreshes from one cached token);
 	//   - rotated longer ago: revoke the family and return ErrReused.
-	// It returns the family.
-	RotateRefreshToken(ctx context.Context, oldHash []byte, clientID string, now time.Time, grace time.Duration, next TokenSet) (TokenFamily, error)
+	// It returns the family (with every outcome but ErrNotFound). One
+	// transaction reads the token, its family and its user, so a refresh
+	// costs no read before it.
+	RotateRefreshToken(ctx context.Context, oldHash []byte, clientID string, now time.Time, grace time.Duration, mint func(TokenFamily) TokenSet) (TokenFamily, error)
 	// RevokeTokenFamily marks the family revoked at now (idempotent).
 	RevokeTokenFamily(ctx context.Context, familyID string, now time.Time) error
 	// RevokeUserTokens revokes every live family of the user.

@@ -428,6 +428,9 @@ func TestConcurrentRefreshChains(t *testing.T) {
 	ctx := t.Context()
 	s := openTest(t, pgtest.URL(t), Options{})
 	const chains, rounds = 64, 5
+	if err := s.CreateUser(ctx, testUser("u1", "user1")); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
 	tokenSet := func(name string) store.TokenSet {
 		return store.TokenSet{
 			Family:  store.TokenFamily{ID: "family-" + name, ClientID: "c1", UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(8 * time.Hour)},
@@ -452,7 +455,7 @@ func TestConcurrentRefreshChains(t *testing.T) {
 			for r := range rounds {
 				next := tokenSet(fmt.Sprintf("chain%d-%d", i, r))
 				now := t0.Add(time.Duration(r+1) * time.Minute)
-				if _, err := s.RotateRefreshToken(ctx, cur, "c1", now, 0, next); err != nil {
+				if _, err := s.RotateRefreshToken(ctx, cur, "c1", now, 0, storetest.Fixed(next)); err != nil {
 					t.Errorf("chain %d round %d: %v", i, r, err)
 					return
 				}
@@ -468,7 +471,7 @@ func TestConcurrentRefreshChains(t *testing.T) {
 	for i := range chains {
 		wg.Go(func() {
 			_, errs[i] = s.RotateRefreshToken(ctx, shared, "c1", t0.Add(time.Minute+time.Second), time.Minute,
-				tokenSet(fmt.Sprintf("shared-%d", i)))
+				storetest.Fixed(tokenSet(fmt.Sprintf("shared-%d", i))))
 		})
 	}
 	wg.Wait()
@@ -630,6 +633,9 @@ func TestRotateWhileCollecting(t *testing.T) {
 	s := openTest(t, url, Options{})
 	collector := openTest(t, url, Options{})
 	const families = 100
+	if err := s.CreateUser(ctx, testUser("u1", "user1")); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
 	for i := range families {
 		name := fmt.Sprintf("f%d", i)
 		code := store.AuthCode{CodeHash: h("code-" + name), ClientID: "c1", UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
@@ -666,7 +672,7 @@ func TestRotateWhileCollecting(t *testing.T) {
 				Access:  store.AccessToken{Hash: h("access-next-" + name), CreatedAt: later},
 				Refresh: store.RefreshToken{Hash: h("refresh-next-" + name), CreatedAt: later},
 			}
-			_, err := s.RotateRefreshToken(ctx, h("refresh-"+name), "c1", later, 0, next)
+			_, err := s.RotateRefreshToken(ctx, h("refresh-"+name), "c1", later, 0, storetest.Fixed(next))
 			if !errors.Is(err, store.ErrExpired) && !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("RotateRefreshToken(%s) = %v, want %v or %v", name, err, store.ErrExpired, store.ErrNotFound)
 			}

@@ -168,18 +168,20 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.Refresh
 // and reads the token after taking its family's lock: every rotation of a
 // family's tokens holds that lock, so the token read is current. Rotations
 // in different families never wait for each other.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID string, now time.Time, grace time.Duration, next store.TokenSet) (store.TokenFamily, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID string, now time.Time, grace time.Duration, mint func(store.TokenFamily) store.TokenSet) (store.TokenFamily, error) {
 	const op = "rotate refresh token"
 	now = utc(now) // compare at the precision the store keeps
 	var fam store.TokenFamily
 	var outcome error // a refusal, decided inside the transaction
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		fam, outcome = store.TokenFamily{}, nil
+		var userGone, userDisabled bool
 		// The family id of a token never changes: reading it without a
 		// lock is safe.
-		err := tx.QueryRow(ctx, `SELECT `+familyCols+` FROM token_families
-			WHERE id = (SELECT family_id FROM refresh_tokens WHERE hash = $1)
-			FOR NO KEY UPDATE`, oldHash).Scan(familyDest(&fam)...)
+		err := tx.QueryRow(ctx, `SELECT `+familyColsF+`, u.id IS NULL, coalesce(u.disabled, false)
+			FROM token_families f LEFT JOIN users u ON u.id = f.user_id
+			WHERE f.id = (SELECT family_id FROM refresh_tokens WHERE hash = $1)
+			FOR NO KEY UPDATE OF f`, oldHash).Scan(append(familyDest(&fam), &userGone, &userDisabled)...)
 		if errors.Is(err, pgx.ErrNoRows) {
 			outcome = store.ErrNotFound
 			return nil
@@ -197,6 +199,19 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 			return nil
 		case err != nil:
 			return err
+		case userGone || userDisabled:
+			if fam.RevokedAt.IsZero() {
+				// Committed, then reported: the revocation must stand.
+				if _, err := tx.Exec(ctx, revokeFamilySQL, now.UnixMicro(), fam.ID); err != nil {
+					return err
+				}
+				fam.RevokedAt = now
+			}
+			outcome = store.ErrUserDisabled
+			if userGone {
+				outcome = store.ErrUserGone
+			}
+			return nil
 		case !fam.RevokedAt.IsZero():
 			outcome = store.ErrRevoked
 			return nil
@@ -222,7 +237,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 			outcome = store.ErrReused
 			return nil
 		}
-		return insertPair(ctx, tx, fam.ID, next)
+		return insertPair(ctx, tx, fam.ID, mint(fam))
 	})
 	switch {
 	case err != nil:

@@ -170,8 +170,9 @@ func (s *Store) prepare(ctx context.Context) error {
 			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id WHERE r.hash = ?`},
 		{s.reader, &s.getGrant, `SELECT ` + deviceGrantCols + ` FROM device_grants WHERE device_code_hash = ?`},
 		{s.reader, &s.getUser, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
-		{s.writer, &s.rotationLookup, `SELECT ` + refreshCols + `, ` + familyCols + `
-			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id WHERE r.hash = ?`},
+		{s.writer, &s.rotationLookup, `SELECT ` + refreshCols + `, ` + familyCols + `, u.id IS NULL, coalesce(u.disabled, 0)
+			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id LEFT JOIN users u ON u.id = f.user_id
+			WHERE r.hash = ?`},
 		{s.writer, &s.insertGrant, `INSERT INTO device_grants (` + deviceGrantCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.writer, &s.insertAccess, `INSERT INTO access_tokens (hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)`},

@@ -145,14 +145,16 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.Refresh
 // see store.Tokens for the outcomes. A token or family expires at its
 // ExpiresAt. A grace of zero (or less) allows no reuse at all, even at the
 // same instant.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID string, now time.Time, grace time.Duration, next store.TokenSet) (store.TokenFamily, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID string, now time.Time, grace time.Duration, mint func(store.TokenFamily) store.TokenSet) (store.TokenFamily, error) {
 	const op = "rotate refresh token"
 	now = utc(now) // compare at the precision the store keeps
 	var fam store.TokenFamily
 	err := s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
 		var old store.RefreshToken
+		var userGone, userDisabled bool
 		fam = store.TokenFamily{}
-		err := tx.StmtContext(ctx, s.rotationLookup).QueryRowContext(ctx, oldHash).Scan(append(refreshDest(&old), familyDest(&fam)...)...)
+		err := tx.StmtContext(ctx, s.rotationLookup).QueryRowContext(ctx, oldHash).
+			Scan(append(append(refreshDest(&old), familyDest(&fam)...), &userGone, &userDisabled)...)
 		switch {
 		case errors.Is(err, sql.ErrNoRows) || err == nil && fam.ClientID != clientID:
 			fam = store.TokenFamily{}
@@ -160,6 +162,19 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 		case err != nil:
 			fam = store.TokenFamily{}
 			return wrap(op, err)
+		case userGone || userDisabled:
+			if fam.RevokedAt.IsZero() {
+				if _, err := revokeFamily(ctx, tx, fam.ID, now); err != nil {
+					return wrap(op, err)
+				}
+				fam.RevokedAt = now
+			}
+			refusal := store.ErrUserDisabled
+			if userGone {
+				refusal = store.ErrUserGone
+			}
+			// The revocation stands: it is committed with the batch.
+			return keep(fmt.Errorf("sqlite: %s: %w", op, refusal))
 		case !fam.RevokedAt.IsZero():
 			return fmt.Errorf("sqlite: %s: %w", op, store.ErrRevoked)
 		case expired(fam.ExpiresAt, now) || expired(old.ExpiresAt, now):
@@ -181,10 +196,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 			// The revocation stands: it is committed with the batch.
 			return keep(fmt.Errorf("sqlite: %s: %w", op, store.ErrReused))
 		}
-		return wrap(op, s.insertPair(ctx, tx, fam.ID, next))
+		return wrap(op, s.insertPair(ctx, tx, fam.ID, mint(fam)))
 	})
 	switch {
-	case err == nil, errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrReused):
+	case err == nil, errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrReused),
+		errors.Is(err, store.ErrUserDisabled), errors.Is(err, store.ErrUserGone):
 		return fam, err
 	}
 	return store.TokenFamily{}, err

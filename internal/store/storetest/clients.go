@@ -190,7 +190,7 @@ func testTimeRoundTrip(t *testing.T, s store.Store) {
 
 	next := newTokenSet("f1-next", c.ID, u.ID)
 	rotateAt := in(2*time.Minute, 2468)
-	if _, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, c.ID, rotateAt, 0, next); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, c.ID, rotateAt, 0, Fixed(next)); err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
 	gotR, _, err := s.GetRefreshToken(ctx, ts.Refresh.Hash)

@@ -99,7 +99,7 @@ func testRaceRotateRefreshToken(t *testing.T, s store.Store) {
 	}
 	now := at(time.Hour)
 	errs := race(racers, func(i int) error {
-		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", now, 0, sets[i])
+		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", now, 0, Fixed(sets[i]))
 		return err
 	})
 	winners, reused := 0, 0

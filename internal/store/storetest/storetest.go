@@ -203,6 +203,11 @@ func newSession(name, userID string) store.Session {
 // other way to create a family) and returns it.
 func issue(t *testing.T, s store.Store, ts store.TokenSet) store.TokenSet {
 	t.Helper()
+	// A family's user must exist for its tokens to be rotated.
+	u := newUser(ts.Family.UserID, "user-"+ts.Family.UserID)
+	if err := s.CreateUser(t.Context(), u); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("CreateUser(%s): %v", u.ID, err)
+	}
 	code := newAuthCode(ts.Family.ID, ts.Family.ClientID, ts.Family.UserID)
 	if err := s.CreateAuthCode(t.Context(), code); err != nil {
 		t.Fatalf("CreateAuthCode(%s): %v", ts.Family.ID, err)
@@ -211,6 +216,11 @@ func issue(t *testing.T, s store.Store, ts store.TokenSet) store.TokenSet {
 		t.Fatalf("ConsumeAuthCode(%s): %v", ts.Family.ID, err)
 	}
 	return ts
+}
+
+// Fixed is a RotateRefreshToken mint that returns ts whatever the family.
+func Fixed(ts store.TokenSet) func(store.TokenFamily) store.TokenSet {
+	return func(store.TokenFamily) store.TokenSet { return ts }
 }
 
 // wantIssued checks that ts's pair is stored in family fam.

@@ -23,7 +23,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 
 	t.Run("unknown", func(t *testing.T) {
 		next := newTokenSet("unknown-next", "c1", "u1")
-		_, err := s.RotateRefreshToken(ctx, h("nope"), "c1", t1, grace, next)
+		_, err := s.RotateRefreshToken(ctx, h("nope"), "c1", t1, grace, Fixed(next))
 		wantErr(t, "RotateRefreshToken(unknown)", err, store.ErrNotFound)
 		wantAbsent(t, s, next)
 	})
@@ -31,7 +31,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 	t.Run("other client", func(t *testing.T) {
 		ts := issue(t, s, newTokenSet("other", "c1", "u1"))
 		next := newTokenSet("other-next", "c2", "u1")
-		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c2", t1, grace, next)
+		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c2", t1, grace, Fixed(next))
 		wantErr(t, "RotateRefreshToken(other client)", err, store.ErrNotFound)
 		wantAbsent(t, s, next)
 		wantIssued(t, s, ts, ts.Family) // not rotated, not revoked
@@ -43,7 +43,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 			t.Fatalf("RevokeTokenFamily: %v", err)
 		}
 		next := newTokenSet("revoked-next", "c1", "u1")
-		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, next)
+		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, Fixed(next))
 		wantErr(t, "RotateRefreshToken(revoked)", err, store.ErrRevoked)
 		wantAbsent(t, s, next)
 	})
@@ -53,7 +53,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		ts.Refresh.ExpiresAt = t1.Add(-time.Microsecond)
 		issue(t, s, ts)
 		next := newTokenSet("expired-token-next", "c1", "u1")
-		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, next)
+		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, Fixed(next))
 		wantErr(t, "RotateRefreshToken(expired token)", err, store.ErrExpired)
 		wantAbsent(t, s, next)
 	})
@@ -63,9 +63,68 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		ts.Family.ExpiresAt = t1.Add(-time.Microsecond)
 		issue(t, s, ts)
 		next := newTokenSet("expired-family-next", "c1", "u1")
-		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, next)
+		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, Fixed(next))
 		wantErr(t, "RotateRefreshToken(expired family)", err, store.ErrExpired)
 		wantAbsent(t, s, next)
+	})
+
+	t.Run("user disabled or gone", func(t *testing.T) {
+		for _, tc := range []struct {
+			user   string
+			change func(u store.User) error
+			want   error
+		}{
+			{"u-disabled", func(u store.User) error {
+				u.Disabled = true
+				return s.UpdateUser(ctx, u) // the family stays unrevoked
+			}, store.ErrUserDisabled},
+			{"u-gone", func(u store.User) error { return s.DeleteUser(ctx, u.ID, at(time.Minute)) }, store.ErrUserGone},
+		} {
+			ts := issue(t, s, newTokenSet(tc.user, "c1", tc.user))
+			u, err := s.GetUser(ctx, tc.user)
+			if err != nil {
+				t.Fatalf("GetUser: %v", err)
+			}
+			if err := tc.change(u); err != nil {
+				t.Fatalf("%s: %v", tc.user, err)
+			}
+			next := newTokenSet(tc.user+"-next", "c1", tc.user)
+			minted := false
+			got, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, func(store.TokenFamily) store.TokenSet {
+				minted = true
+				return next
+			})
+			wantErr(t, "RotateRefreshToken("+tc.user+")", err, tc.want)
+			if minted {
+				t.Errorf("%s: mint called for a refused rotation", tc.user)
+			}
+			wantAbsent(t, s, next)
+			if got.ID != ts.Family.ID || got.RevokedAt.IsZero() {
+				t.Errorf("%s: returned family %q revoked at %v; want %q, revoked", tc.user, got.ID, got.RevokedAt, ts.Family.ID)
+			}
+			if fam := familyOf(t, s, ts.Refresh.Hash); fam.RevokedAt.IsZero() {
+				t.Errorf("%s: family not revoked", tc.user)
+			}
+		}
+	})
+
+	t.Run("mint gets the family", func(t *testing.T) {
+		ts := issue(t, s, newTokenSet("mint", "c1", "u1"))
+		next := newTokenSet("mint-next", "c1", "u1")
+		var seen []store.TokenFamily
+		if _, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, func(f store.TokenFamily) store.TokenSet {
+			seen = append(seen, f)
+			return next
+		}); err != nil {
+			t.Fatalf("RotateRefreshToken: %v", err)
+		}
+		if len(seen) == 0 {
+			t.Fatalf("mint never called")
+		}
+		if diff := cmp.Diff(ts.Family, seen[len(seen)-1], equateEmpty); diff != "" {
+			t.Errorf("family given to mint mismatch (-want +got):\n%s", diff)
+		}
+		wantIssued(t, s, next, ts.Family)
 	})
 
 	t.Run("rotation, reuse within and after grace", func(t *testing.T) {
@@ -76,7 +135,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		// whatever next.Family says.
 		next := newTokenSet("chain-2", "c2", "u2")
 		next.Family.ID = "ignored"
-		got, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, next)
+		got, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, Fixed(next))
 		if err != nil {
 			t.Fatalf("RotateRefreshToken(first): %v", err)
 		}
@@ -95,7 +154,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		// Reuse exactly grace later (concurrent refreshes from one cached
 		// token): another pair in the same family.
 		within := newTokenSet("chain-within", "c1", "u1")
-		got, err = s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1.Add(grace), grace, within)
+		got, err = s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1.Add(grace), grace, Fixed(within))
 		if err != nil {
 			t.Fatalf("RotateRefreshToken(reuse within grace): %v", err)
 		}
@@ -106,7 +165,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 
 		// The new token rotates in turn.
 		third := newTokenSet("chain-3", "c1", "u1")
-		if _, err := s.RotateRefreshToken(ctx, next.Refresh.Hash, "c1", t1.Add(time.Minute), grace, third); err != nil {
+		if _, err := s.RotateRefreshToken(ctx, next.Refresh.Hash, "c1", t1.Add(time.Minute), grace, Fixed(third)); err != nil {
 			t.Fatalf("RotateRefreshToken(next): %v", err)
 		}
 		wantIssued(t, s, third, fam)
@@ -114,7 +173,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		// Reuse after grace: the whole family is revoked.
 		reused := t1.Add(grace + time.Microsecond)
 		after := newTokenSet("chain-after", "c1", "u1")
-		_, err = s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", reused, grace, after)
+		_, err = s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", reused, grace, Fixed(after))
 		wantErr(t, "RotateRefreshToken(reuse after grace)", err, store.ErrReused)
 		wantAbsent(t, s, after)
 		revoked := fam
@@ -131,7 +190,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 
 		// Revocation takes precedence for every token of the family.
 		last := newTokenSet("chain-last", "c1", "u1")
-		_, err = s.RotateRefreshToken(ctx, third.Refresh.Hash, "c1", t1.Add(2*time.Minute), grace, last)
+		_, err = s.RotateRefreshToken(ctx, third.Refresh.Hash, "c1", t1.Add(2*time.Minute), grace, Fixed(last))
 		wantErr(t, "RotateRefreshToken(revoked family)", err, store.ErrRevoked)
 		wantAbsent(t, s, last)
 	})
@@ -143,11 +202,11 @@ func testRotateGraceZero(t *testing.T, s store.Store) {
 	ts := issue(t, s, newTokenSet("g0", "c1", "u1"))
 	t1 := at(time.Hour)
 	next := newTokenSet("g0-next", "c1", "u1")
-	if _, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, 0, next); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, 0, Fixed(next)); err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
 	again := newTokenSet("g0-again", "c1", "u1")
-	_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, 0, again)
+	_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, 0, Fixed(again))
 	wantErr(t, "RotateRefreshToken(reuse, grace 0)", err, store.ErrReused)
 	wantAbsent(t, s, again)
 	wantTime(t, "RevokedAt", familyOf(t, s, next.Refresh.Hash).RevokedAt, t1)
