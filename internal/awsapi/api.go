@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ssooidc/ssooidc/internal/oauth"
 	"github.com/ssooidc/ssooidc/internal/reqinfo"
@@ -46,6 +47,14 @@ const (
 	contentTypeJSON = "application/json"
 )
 
+// The same names as http.Header keys them (http.CanonicalHeaderKey; a test
+// checks), to assign directly: Header.Set would canonicalize the AWS
+// spelling again, allocating, on every response.
+const (
+	keyRequestID = "X-Amzn-Requestid"
+	keyErrorType = "X-Amzn-Errortype"
+)
+
 // API is the AWS SSO OIDC dialect over one engine.
 type API struct {
 	engine *oauth.Engine
@@ -53,6 +62,9 @@ type API struct {
 	// authorizationEndpoint is advertised by RegisterClient; empty when the
 	// engine has no issuer.
 	authorizationEndpoint string
+	// pollBodies are the encoded bodies of the polling answers, which
+	// repeat on every poll (see writeError).
+	pollBodies errorBodies
 }
 
 // New returns the dialect over engine. A nil log discards.
@@ -86,7 +98,7 @@ func (a *API) handle(op string, h handlerFunc) http.Handler {
 		id := requestID(r.Context())
 		// Set before the handler runs so successes and errors both carry it;
 		// SDKs surface it as the request id of the call.
-		w.Header().Set(headerRequestID, id)
+		w.Header()[keyRequestID] = []string{id}
 		if err := h(w, r); err != nil {
 			a.writeError(w, r, op, id, err)
 		}
@@ -148,23 +160,60 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, op, id string, 
 	oe := oauth.AsError(err)
 	a.logError(r.Context(), op, id, err, oe)
 
-	buf, mErr := encode(errorBody{Error: oe.Kind.RFCCode(), ErrorDescription: oe.WireDescription()})
-	if mErr != nil {
-		// Cannot happen for two strings; never send a half-built answer.
-		oe = &oauth.Error{Kind: oauth.Internal}
-		buf.Reset()
-		buf.WriteString(`{"error":"` + oe.Kind.RFCCode() + `","error_description":"` + oe.WireDescription() + `"}`)
+	body := errorBody{Error: oe.Kind.RFCCode(), ErrorDescription: oe.WireDescription()}
+	out := a.pollBodies.get(body)
+	if out == nil {
+		buf, mErr := encode(body)
+		defer release(buf)
+		if mErr != nil {
+			// Cannot happen for two strings; never send a half-built answer.
+			oe = &oauth.Error{Kind: oauth.Internal}
+			buf.Reset()
+			buf.WriteString(`{"error":"` + oe.Kind.RFCCode() + `","error_description":"` + oe.WireDescription() + `"}`)
+		} else if oe.Kind == oauth.AuthorizationPending || oe.Kind == oauth.SlowDown {
+			a.pollBodies.put(body, bytes.Clone(buf.Bytes()))
+		}
+		out = buf.Bytes()
 	}
-	defer release(buf)
 	h := w.Header()
 	h.Set("Content-Type", contentTypeJSON)
 	// The bare shape name: no AWS ":http://internal…" suffix (optional) and
 	// never a "namespace#" prefix (JS v2 would keep it). Without this header
 	// botocore reports code "400" and `aws sso login` aborts on the first
 	// pending poll.
-	h.Set(headerErrorType, oe.Kind.AWSException())
+	h[keyErrorType] = []string{oe.Kind.AWSException()}
 	w.WriteHeader(oe.Kind.AWSStatus())
-	w.Write(buf.Bytes())
+	w.Write(out)
+}
+
+// errorBodies remembers encoded error bodies, so that the answer a poller
+// gets every few seconds — the bulk of all traffic — is not encoded each
+// time. Only the polling answers are kept: the engine words them itself
+// (pending has one text; slow_down names the interval or a wait), never
+// with what a client sent, so there are few of them; maxErrorBodies bounds
+// the map should that ever change.
+type errorBodies struct {
+	m sync.Map     // errorBody → []byte, never modified once stored
+	n atomic.Int32 // entries in m
+}
+
+const maxErrorBodies = 64
+
+// get returns the encoded body, or nil when it is not kept.
+func (c *errorBodies) get(b errorBody) []byte {
+	v, _ := c.m.Load(b)
+	out, _ := v.([]byte)
+	return out
+}
+
+// put keeps the encoding of b while there is room.
+func (c *errorBodies) put(b errorBody, encoded []byte) {
+	if c.n.Load() >= maxErrorBodies {
+		return
+	}
+	if _, loaded := c.m.LoadOrStore(b, encoded); !loaded {
+		c.n.Add(1)
+	}
 }
 
 // logError records a failed request: client id and operation, never a

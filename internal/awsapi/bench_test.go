@@ -127,3 +127,26 @@ func BenchmarkDecodeCreateToken(b *testing.B) {
 		}
 	}
 }
+
+// discardWriter keeps nothing but its header map, so that a benchmark
+// measures the answer's own work, not a recorder's copies.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkWriteErrorPending is this package's own share of a pending
+// poll's answer, logged at the production level (pending: not at all).
+func BenchmarkWriteErrorPending(b *testing.B) {
+	a := New(newHarness(b).engine, nil)
+	r := httptest.NewRequest(http.MethodPost, "/token", nil)
+	err := withClient("client", oauth.Errorf(oauth.AuthorizationPending, "Authorization is still pending."))
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.h[keyRequestID] = []string{"id"}
+		a.writeError(w, r, "CreateToken", "id", err)
+	}
+}

@@ -166,8 +166,7 @@ func internalError(op string, err error) *Error {
 // AsError converts any error to an *Error: an *Error in the chain is
 // returned as is, anything else becomes Internal.
 func AsError(err error) *Error {
-	var oe *Error
-	if errors.As(err, &oe) {
+	if oe, ok := errors.AsType[*Error](err); ok {
 		return oe
 	}
 	return &Error{Kind: Internal, Description: "internal error", Err: err}

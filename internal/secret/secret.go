@@ -19,7 +19,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // KeySize is the length of a master key in bytes.
@@ -27,10 +29,27 @@ const KeySize = 32
 
 // Keys holds the sub-keys derived from the master key.
 type Keys struct {
-	hashKey     []byte
+	hashKey []byte
+	// hashers holds *hasher values keyed with hashKey. Hash runs several
+	// times on every request (client secret, device code, token), and
+	// hmac.New allocates and hashes the padded key each time, while a
+	// reused HMAC's Reset restores its keyed state from a saved copy.
+	hashers     sync.Pool
 	aead        cipher.AEAD
 	fingerprint string
 }
+
+// hasher is an HMAC-SHA-256 keyed with the hash sub-key, and a buffer to
+// feed it purpose, separator and value in one Write without converting
+// each string to a fresh slice.
+type hasher struct {
+	mac hash.Hash
+	buf []byte
+}
+
+// maxPooledInput bounds the buffer a pooled hasher keeps, so that hashing
+// one unusually long value does not pin its size in the pool.
+const maxPooledInput = 1 << 10
 
 // New derives the hashing and encryption keys from a master key of at least
 // KeySize bytes.
@@ -54,11 +73,13 @@ func New(master []byte) (*Keys, error) {
 		return nil, fmt.Errorf("secret: %w", err)
 	}
 	fp := sha256.Sum256(derive("fingerprint v1"))
-	return &Keys{
+	k := &Keys{
 		hashKey:     derive("hash v1"),
 		aead:        aead,
 		fingerprint: "v1:" + hex.EncodeToString(fp[:16]),
-	}, nil
+	}
+	k.hashers.New = func() any { return &hasher{mac: hmac.New(sha256.New, k.hashKey)} }
+	return k, nil
 }
 
 // ParseKey decodes a master key written as hex or (raw or padded,
@@ -87,11 +108,16 @@ func (k *Keys) Fingerprint() string { return k.fingerprint }
 // Hash returns the keyed hash of value for a purpose ("device", "user",
 // "access", …); the purpose keeps a value of one kind from matching another.
 func (k *Keys) Hash(purpose, value string) []byte {
-	m := hmac.New(sha256.New, k.hashKey)
-	m.Write([]byte(purpose))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
-	return m.Sum(nil)
+	h := k.hashers.Get().(*hasher)
+	h.mac.Reset()
+	h.buf = append(append(append(h.buf[:0], purpose...), 0), value...)
+	h.mac.Write(h.buf)
+	sum := h.mac.Sum(nil)
+	if cap(h.buf) > maxPooledInput {
+		h.buf = nil
+	}
+	k.hashers.Put(h)
+	return sum
 }
 
 // Seal encrypts plaintext; additional data binds it to its context (a row id).

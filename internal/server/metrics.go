@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +27,33 @@ type metrics struct {
 	awsErrors *prometheus.CounterVec
 	events    *prometheus.CounterVec
 	storeGC   prometheus.Counter
+	// series are the resolved series of requests seen (requestLabels →
+	// *requestSeries); seriesCount is how many it holds.
+	series      sync.Map
+	seriesCount atomic.Int32
 }
+
+// requestLabels are the label values one request observes.
+type requestLabels struct {
+	route, method string
+	status        int
+	awsException  string // "" when the answer is not an AWS error
+}
+
+// requestSeries are the series a combination of requestLabels updates,
+// resolved once: WithLabelValues hashes and checks every label value on
+// each call, a measurable share of the CPU of a pending poll.
+type requestSeries struct {
+	requests  prometheus.Counter
+	latency   prometheus.Observer
+	awsErrors prometheus.Counter // nil without an exception
+}
+
+// maxRequestSeries bounds the series kept. Routes are the mux's patterns
+// and statuses and exceptions are the server's own, but the method of a
+// pattern without one (and of an unmatched request) is the client's
+// choice; beyond the bound, a combination is resolved on each request.
+const maxRequestSeries = 1024
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -102,11 +130,35 @@ func (m *metrics) observeRequest(route, method string, status int, d time.Durati
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
-	if awsException != "" {
-		m.awsErrors.WithLabelValues(awsException).Inc()
+	labels := requestLabels{route: route, method: method, status: status, awsException: awsException}
+	var s *requestSeries
+	if v, ok := m.series.Load(labels); ok {
+		s = v.(*requestSeries)
+	} else {
+		s = m.resolve(labels)
 	}
+	s.requests.Inc()
+	s.latency.Observe(d.Seconds())
+	if s.awsErrors != nil {
+		s.awsErrors.Inc()
+	}
+}
+
+// resolve looks up the series of l and keeps them while there is room.
+func (m *metrics) resolve(l requestLabels) *requestSeries {
+	s := &requestSeries{
+		requests: m.requests.WithLabelValues(l.route, l.method, strconv.Itoa(l.status)),
+		latency:  m.latency.WithLabelValues(l.route),
+	}
+	if l.awsException != "" {
+		s.awsErrors = m.awsErrors.WithLabelValues(l.awsException)
+	}
+	if m.seriesCount.Load() < maxRequestSeries {
+		if _, loaded := m.series.LoadOrStore(l, s); !loaded {
+			m.seriesCount.Add(1)
+		}
+	}
+	return s
 }
 
 // recorder is the audit.Recorder of a server: every security event is

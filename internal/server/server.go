@@ -357,6 +357,9 @@ func (s *Server) clientIP(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	if len(s.trusted) == 0 {
+		return host // no proxy to trust: no need to parse the peer
+	}
 	peer, err := netip.ParseAddr(host)
 	if err != nil || !s.isTrusted(peer) {
 		return host
