@@ -29,19 +29,25 @@ import (
 // maxPendingRows grants, so memory stays bounded however many clients wait;
 // the polls of the others read the database as before.
 //
-// Entries mirror the rows: they are dropped when DeleteExpired removes
-// their grant, so the map never holds more than the live grants.
+// Entries are dropped when their grant expires (at DeleteExpired's next
+// sweep), so the map never holds more than the live grants.
 type pollTracker struct {
 	mu     sync.Mutex
 	grants map[string]pollState // by device code hash
 	// gen counts invalidations: a row read from the database is kept only
 	// if no grant changed between the read's start and the keeping.
-	gen  uint64
-	rows int // entries with a pending row
+	gen   uint64
+	rows  int   // entries with a pending row
+	swept int64 // when room last looked for idle rows, unix µs
 }
 
 // maxPendingRows bounds the pending rows kept: about 600 bytes each.
-const maxPendingRows = 16384
+// rowIdleAfter is how long a kept row outlives the last poll of its grant
+// once the bound is reached.
+const (
+	maxPendingRows = 16384
+	rowIdleAfter   = 30 * time.Second
+)
 
 // pollState is one grant's bookkeeping, in unix microseconds (0: none).
 type pollState struct {
@@ -96,7 +102,7 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 		// (written by an earlier version, or never).
 		st = pollState{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt)}
 	}
-	if st.pending == nil && g.Status == store.DevicePending && gen == t.gen && t.rows < maxPendingRows {
+	if st.pending == nil && g.Status == store.DevicePending && gen == t.gen && t.room(now) {
 		row := g
 		row.DeviceCodeHash = slices.Clone(g.DeviceCodeHash) // g goes to the caller
 		row.UserCodeHash = slices.Clone(g.UserCodeHash)
@@ -110,6 +116,30 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 	}
 	t.grants[key] = st
 	return g, slow
+}
+
+// room reports whether another pending row may be kept. When the bound is
+// reached it drops, at most once a second, the rows of grants nobody has
+// polled for rowIdleAfter: their clients are gone (a CLI polls every few
+// seconds), and any that comes back reads the database.
+func (t *pollTracker) room(now time.Time) bool {
+	if t.rows < maxPendingRows {
+		return true
+	}
+	nowUS := now.UnixMicro()
+	if nowUS-t.swept < time.Second.Microseconds() {
+		return false
+	}
+	t.swept = nowUS
+	idle := nowUS - rowIdleAfter.Microseconds()
+	for k, st := range t.grants {
+		if st.pending != nil && st.last < idle {
+			st.pending = nil
+			t.rows--
+			t.grants[k] = st
+		}
+	}
+	return t.rows < maxPendingRows
 }
 
 // record applies a poll at now to st and returns g as it is after it.
@@ -170,21 +200,15 @@ func (t *pollTracker) invalidateAll() {
 	t.rows = 0
 }
 
-// prune drops the pending rows of grants expired by nowUS (their polls are
-// answered from the database until it removes them), and forgets grants
-// whose expiry is before removedUS, as DeleteExpired removes their rows.
-func (t *pollTracker) prune(nowUS, removedUS int64) {
+// prune forgets the grants expired by nowUS. Their poll times no longer
+// matter (only a pending grant is ever told to slow down) and their rows
+// are answered from the database until DeleteExpired removes them.
+func (t *pollTracker) prune(nowUS int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k, st := range t.grants {
-		switch {
-		case st.expires == 0:
-		case st.expires < removedUS:
+		if st.expires != 0 && st.expires <= nowUS {
 			t.drop(k, st)
-		case st.expires < nowUS && st.pending != nil:
-			st.pending = nil
-			t.rows--
-			t.grants[k] = st
 		}
 	}
 }

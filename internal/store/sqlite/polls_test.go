@@ -227,13 +227,33 @@ func TestPendingRowsBounded(t *testing.T) {
 	if tr.grants[string(row(1).DeviceCodeHash)].pending != nil {
 		t.Errorf("a row read before an invalidation was kept")
 	}
-	exp := micro(row(3).ExpiresAt)
-	tr.prune(exp+1, 0) // expired, not yet collected: the rows go, the entries stay
-	if tr.rows != 0 || len(tr.grants) != maxPendingRows+9 {
-		t.Errorf("after expiry: rows %d of %d entries; want 0 of %d", tr.rows, len(tr.grants), maxPendingRows+9)
+	// Full: a new grant's row is kept only in place of one nobody polled
+	// for rowIdleAfter, looked for at most once a second.
+	later := t0.Add(rowIdleAfter - time.Second)
+	tr.poll(row(3), tr.generation(), later, time.Second) // 3 is polled again
+	tr.poll(row(maxPendingRows+20), tr.generation(), later, time.Second)
+	tr.poll(row(maxPendingRows+21), tr.generation(), later, time.Second)
+	tr.poll(row(maxPendingRows+22), tr.generation(), later, time.Second)
+	if tr.rows != maxPendingRows {
+		t.Fatalf("rows %d, want the bound %d", tr.rows, maxPendingRows)
 	}
-	tr.prune(exp+1, exp+1)
-	if len(tr.grants) != 0 {
-		t.Errorf("after collection: %d entries, want 0", len(tr.grants))
+	tr.poll(row(maxPendingRows+23), tr.generation(), later, time.Second)
+	if tr.grants[string(row(maxPendingRows+23).DeviceCodeHash)].pending != nil {
+		t.Errorf("a row was kept beyond the bound with none idle")
+	}
+	idle := t0.Add(rowIdleAfter + time.Microsecond)
+	tr.poll(row(maxPendingRows+24), tr.generation(), idle, time.Second)
+	for _, i := range []int{3, maxPendingRows + 20, maxPendingRows + 21, maxPendingRows + 22, maxPendingRows + 24} {
+		if tr.grants[string(row(i).DeviceCodeHash)].pending == nil {
+			t.Errorf("row %d not kept after the idle sweep", i)
+		}
+	}
+	if tr.rows != 5 {
+		t.Errorf("rows %d after the idle sweep, want 5", tr.rows)
+	}
+
+	tr.prune(micro(row(4).ExpiresAt)) // every grant has expired
+	if tr.rows != 0 || len(tr.grants) != 0 {
+		t.Errorf("after expiry: rows %d of %d entries; want none", tr.rows, len(tr.grants))
 	}
 }

@@ -306,7 +306,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 		}
 		total += int(n)
 	}
-	s.polls.prune(nowUS, keptUS)
+	s.polls.prune(nowUS)
 	return total, nil
 }
 
