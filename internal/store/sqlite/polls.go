@@ -42,11 +42,11 @@ type pollTracker struct {
 }
 
 // maxPendingRows bounds the pending rows kept: about 600 bytes each.
-// rowIdleAfter is how long a kept row outlives the last poll of its grant
-// once the bound is reached.
+// idlePolls is how many of its grant's intervals a kept row outlives the
+// last poll by, once the bound is reached.
 const (
 	maxPendingRows = 16384
-	rowIdleAfter   = 30 * time.Second
+	idlePolls      = 4
 )
 
 // pollState is one grant's bookkeeping, in unix microseconds (0: none).
@@ -119,9 +119,9 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 }
 
 // room reports whether another pending row may be kept. When the bound is
-// reached it drops, at most once a second, the rows of grants nobody has
-// polled for rowIdleAfter: their clients are gone (a CLI polls every few
-// seconds), and any that comes back reads the database.
+// reached it drops, at most once a second, the rows of grants whose client
+// has missed idlePolls polls in a row: it is gone (a waiting CLI polls at
+// its interval), and if it comes back it reads the database.
 func (t *pollTracker) room(now time.Time) bool {
 	if t.rows < maxPendingRows {
 		return true
@@ -131,9 +131,8 @@ func (t *pollTracker) room(now time.Time) bool {
 		return false
 	}
 	t.swept = nowUS
-	idle := nowUS - rowIdleAfter.Microseconds()
 	for k, st := range t.grants {
-		if st.pending != nil && st.last < idle {
+		if st.pending != nil && st.last < nowUS-idlePolls*st.interval {
 			st.pending = nil
 			t.rows--
 			t.grants[k] = st

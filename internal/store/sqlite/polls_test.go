@@ -227,8 +227,10 @@ func TestPendingRowsBounded(t *testing.T) {
 	if tr.grants[string(row(1).DeviceCodeHash)].pending != nil {
 		t.Errorf("a row read before an invalidation was kept")
 	}
-	// Full: a new grant's row is kept only in place of one nobody polled
-	// for rowIdleAfter, looked for at most once a second.
+	// Full: a new grant's row is kept only in place of one whose client
+	// missed idlePolls polls (the grants' interval is 1 s), looked for at
+	// most once a second.
+	rowIdleAfter := idlePolls * grantN(0).Interval
 	later := t0.Add(rowIdleAfter - time.Second)
 	tr.poll(row(3), tr.generation(), later, time.Second) // 3 is polled again
 	tr.poll(row(maxPendingRows+20), tr.generation(), later, time.Second)
