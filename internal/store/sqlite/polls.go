@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	lru "container/list"
 	"slices"
 	"sync"
 	"time"
@@ -27,7 +28,9 @@ import (
 // and it drops the kept row when it does (invalidate); a read that raced
 // with such a change is never kept (see gen). Rows are kept for at most
 // maxPendingRows grants, so memory stays bounded however many clients wait;
-// the polls of the others read the database as before.
+// at the bound the least recently polled row gives way if its client has
+// stopped polling (room), and the polls of grants without a row read the
+// database as before.
 //
 // Entries are dropped when their grant expires (at DeleteExpired's next
 // sweep), so the map never holds more than the live grants.
@@ -36,9 +39,16 @@ type pollTracker struct {
 	grants map[string]pollState // by device code hash
 	// gen counts invalidations: a row read from the database is kept only
 	// if no grant changed between the read's start and the keeping.
-	gen   uint64
-	rows  int   // entries with a pending row
-	swept int64 // when room last looked for idle rows, unix µs
+	gen uint64
+	// rows holds the kept rows (*keptRow), least recently polled first.
+	rows lru.List
+}
+
+// keptRow is a grant's row as read while pending (poll times and interval
+// aside, which are its pollState's).
+type keptRow struct {
+	key   string
+	grant store.DeviceGrant
 }
 
 // maxPendingRows bounds the pending rows kept: about 600 bytes each.
@@ -54,9 +64,15 @@ type pollState struct {
 	last, prev int64
 	interval   int64 // the interval as this process last set it
 	expires    int64 // the grant's expiry, for pruning
-	// pending is the grant's row as read while pending (poll times and
-	// interval aside, which are the fields above); nil: read the database.
-	pending *store.DeviceGrant
+	// row is the grant's element in rows; nil: read the database.
+	row *lru.Element
+}
+
+func (st pollState) kept() *store.DeviceGrant {
+	if st.row == nil {
+		return nil
+	}
+	return &st.row.Value.(*keptRow).grant
 }
 
 // generation returns the invalidation count, to pass to poll for a row
@@ -75,10 +91,12 @@ func (t *pollTracker) pollPending(deviceCodeHash []byte, clientID string, now ti
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st, found := t.grants[string(deviceCodeHash)]
-	if !found || st.pending == nil || st.pending.ClientID != clientID {
+	row := st.kept()
+	if !found || row == nil || row.ClientID != clientID {
 		return store.DeviceGrant{}, false, false
 	}
-	g = *st.pending
+	g = *row
+	t.rows.MoveToBack(st.row)
 	// The caller may keep or change what it gets.
 	g.DeviceCodeHash = slices.Clone(g.DeviceCodeHash)
 	g.UserCodeHash = slices.Clone(g.UserCodeHash)
@@ -102,13 +120,12 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 		// (written by an earlier version, or never).
 		st = pollState{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt)}
 	}
-	if st.pending == nil && g.Status == store.DevicePending && gen == t.gen && t.room(now) {
-		row := g
-		row.DeviceCodeHash = slices.Clone(g.DeviceCodeHash) // g goes to the caller
-		row.UserCodeHash = slices.Clone(g.UserCodeHash)
-		row.Scopes = slices.Clone(g.Scopes)
-		st.pending = &row
-		t.rows++
+	if st.row == nil && g.Status == store.DevicePending && gen == t.gen && t.room(now) {
+		row := &keptRow{key: key, grant: g}
+		row.grant.DeviceCodeHash = slices.Clone(g.DeviceCodeHash) // g goes to the caller
+		row.grant.UserCodeHash = slices.Clone(g.UserCodeHash)
+		row.grant.Scopes = slices.Clone(g.Scopes)
+		st.row = t.rows.PushBack(row)
 	}
 	g, slow := t.record(&st, g, now, step)
 	if t.grants == nil {
@@ -118,27 +135,28 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 	return g, slow
 }
 
-// room reports whether another pending row may be kept. When the bound is
-// reached it drops, at most once a second, the rows of grants whose client
-// has missed idlePolls polls in a row: it is gone (a waiting CLI polls at
-// its interval), and if it comes back it reads the database.
+// room reports whether another pending row may be kept. At the bound it
+// drops the least recently polled rows whose client has missed idlePolls
+// polls in a row: it is gone (a waiting CLI polls at its interval), and if
+// it comes back it reads the database.
 func (t *pollTracker) room(now time.Time) bool {
-	if t.rows < maxPendingRows {
-		return true
-	}
 	nowUS := now.UnixMicro()
-	if nowUS-t.swept < time.Second.Microseconds() {
-		return false
-	}
-	t.swept = nowUS
-	for k, st := range t.grants {
-		if st.pending != nil && st.last < nowUS-idlePolls*st.interval {
-			st.pending = nil
-			t.rows--
-			t.grants[k] = st
+	for t.rows.Len() >= maxPendingRows {
+		key := t.rows.Front().Value.(*keptRow).key
+		st := t.grants[key]
+		if st.last >= nowUS-idlePolls*st.interval {
+			return false
 		}
+		t.dropRow(key, st)
 	}
-	return t.rows < maxPendingRows
+	return true
+}
+
+// dropRow forgets the kept row of the grant key, whose state is st.
+func (t *pollTracker) dropRow(key string, st pollState) {
+	t.rows.Remove(st.row)
+	st.row = nil
+	t.grants[key] = st
 }
 
 // record applies a poll at now to st and returns g as it is after it.
@@ -159,10 +177,8 @@ func (t *pollTracker) invalidate(deviceCodeHash []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.gen++
-	if st, ok := t.grants[string(deviceCodeHash)]; ok && st.pending != nil {
-		st.pending = nil
-		t.rows--
-		t.grants[string(deviceCodeHash)] = st
+	if st, ok := t.grants[string(deviceCodeHash)]; ok && st.row != nil {
+		t.dropRow(string(deviceCodeHash), st)
 	}
 }
 
@@ -190,13 +206,10 @@ func (t *pollTracker) invalidateAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.gen++
-	for k, st := range t.grants {
-		if st.pending != nil {
-			st.pending = nil
-			t.grants[k] = st
-		}
+	for t.rows.Len() > 0 {
+		key := t.rows.Front().Value.(*keptRow).key
+		t.dropRow(key, t.grants[key])
 	}
-	t.rows = 0
 }
 
 // prune forgets the grants expired by nowUS. Their poll times no longer
@@ -223,8 +236,8 @@ func (t *pollTracker) forget(deviceCodeHash []byte) {
 }
 
 func (t *pollTracker) drop(key string, st pollState) {
-	if st.pending != nil {
-		t.rows--
+	if st.row != nil {
+		t.rows.Remove(st.row)
 	}
 	delete(t.grants, key)
 }

@@ -121,8 +121,8 @@ func TestPendingRowKept(t *testing.T) {
 		return got
 	}
 	first := poll(0)
-	if s.polls.rows != 1 {
-		t.Fatalf("%d pending rows kept, want 1", s.polls.rows)
+	if s.polls.rows.Len() != 1 {
+		t.Fatalf("%d pending rows kept, want 1", s.polls.rows.Len())
 	}
 	// Another connection changes the row: the kept row answers.
 	other := openTest(t, path)
@@ -147,8 +147,8 @@ func TestPendingRowKept(t *testing.T) {
 	if _, err := s.DecideDeviceGrant(ctx, g.UserCodeHash, "u1", true, t0.Add(30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if s.polls.rows != 0 {
-		t.Errorf("%d pending rows kept after the decision, want 0", s.polls.rows)
+	if s.polls.rows.Len() != 0 {
+		t.Errorf("%d pending rows kept after the decision, want 0", s.polls.rows.Len())
 	}
 	if got := poll(40 * time.Second); got.Status != store.DeviceApproved || got.UserID != "u1" || got.StartURL != "changed" {
 		t.Errorf("after the decision: status %s, user %q, StartURL %q; want approved, u1, the database's", got.Status, got.UserID, got.StartURL)
@@ -211,51 +211,56 @@ func TestPendingRowsBounded(t *testing.T) {
 	for i := range maxPendingRows + 10 {
 		tr.poll(row(i), tr.generation(), t0, time.Second)
 	}
-	if tr.rows != maxPendingRows || len(tr.grants) != maxPendingRows+10 {
-		t.Fatalf("rows %d of %d entries; want %d of %d", tr.rows, len(tr.grants), maxPendingRows, maxPendingRows+10)
+	if tr.rows.Len() != maxPendingRows || len(tr.grants) != maxPendingRows+10 {
+		t.Fatalf("rows %d of %d entries; want %d of %d", tr.rows.Len(), len(tr.grants), maxPendingRows, maxPendingRows+10)
 	}
 	tr.forget(row(0).DeviceCodeHash)
 	tr.invalidate(row(1).DeviceCodeHash)
 	tr.invalidate(row(maxPendingRows + 5).DeviceCodeHash) // never kept
-	if tr.rows != maxPendingRows-2 {
-		t.Errorf("rows %d after forget and invalidate, want %d", tr.rows, maxPendingRows-2)
+	if tr.rows.Len() != maxPendingRows-2 {
+		t.Errorf("rows %d after forget and invalidate, want %d", tr.rows.Len(), maxPendingRows-2)
 	}
 	// A read that began before an invalidation is not kept.
 	gen := tr.generation()
 	tr.invalidate(row(2).DeviceCodeHash)
 	tr.poll(row(1), gen, t0, time.Second)
-	if tr.grants[string(row(1).DeviceCodeHash)].pending != nil {
+	if tr.grants[string(row(1).DeviceCodeHash)].row != nil {
 		t.Errorf("a row read before an invalidation was kept")
 	}
-	// Full: a new grant's row is kept only in place of one whose client
-	// missed idlePolls polls (the grants' interval is 1 s), looked for at
-	// most once a second.
+	// Full: a new grant's row is kept only in place of the least recently
+	// polled, and only if its client missed idlePolls polls (the grants'
+	// interval is 1 s).
 	rowIdleAfter := idlePolls * grantN(0).Interval
 	later := t0.Add(rowIdleAfter - time.Second)
-	tr.poll(row(3), tr.generation(), later, time.Second) // 3 is polled again
+	if _, _, ok := tr.pollPending(row(3).DeviceCodeHash, "c1", later, time.Second); !ok {
+		t.Fatalf("row 3 not kept")
+	}
 	tr.poll(row(maxPendingRows+20), tr.generation(), later, time.Second)
 	tr.poll(row(maxPendingRows+21), tr.generation(), later, time.Second)
 	tr.poll(row(maxPendingRows+22), tr.generation(), later, time.Second)
-	if tr.rows != maxPendingRows {
-		t.Fatalf("rows %d, want the bound %d", tr.rows, maxPendingRows)
+	if tr.rows.Len() != maxPendingRows {
+		t.Fatalf("rows %d, want the bound %d", tr.rows.Len(), maxPendingRows)
 	}
 	tr.poll(row(maxPendingRows+23), tr.generation(), later, time.Second)
-	if tr.grants[string(row(maxPendingRows+23).DeviceCodeHash)].pending != nil {
+	if tr.grants[string(row(maxPendingRows+23).DeviceCodeHash)].row != nil {
 		t.Errorf("a row was kept beyond the bound with none idle")
 	}
 	idle := t0.Add(rowIdleAfter + time.Microsecond)
 	tr.poll(row(maxPendingRows+24), tr.generation(), idle, time.Second)
-	for _, i := range []int{3, maxPendingRows + 20, maxPendingRows + 21, maxPendingRows + 22, maxPendingRows + 24} {
-		if tr.grants[string(row(i).DeviceCodeHash)].pending == nil {
-			t.Errorf("row %d not kept after the idle sweep", i)
+	for _, i := range []int{3, 5, maxPendingRows + 20, maxPendingRows + 22, maxPendingRows + 24} {
+		if tr.grants[string(row(i).DeviceCodeHash)].row == nil {
+			t.Errorf("row %d not kept", i)
 		}
 	}
-	if tr.rows != 5 {
-		t.Errorf("rows %d after the idle sweep, want 5", tr.rows)
+	if tr.grants[string(row(4).DeviceCodeHash)].row != nil {
+		t.Errorf("the least recently polled row (4) was not the one dropped")
+	}
+	if tr.rows.Len() != maxPendingRows {
+		t.Errorf("rows %d after making room, want %d", tr.rows.Len(), maxPendingRows)
 	}
 
 	tr.prune(micro(row(4).ExpiresAt)) // every grant has expired
-	if tr.rows != 0 || len(tr.grants) != 0 {
-		t.Errorf("after expiry: rows %d of %d entries; want none", tr.rows, len(tr.grants))
+	if tr.rows.Len() != 0 || len(tr.grants) != 0 {
+		t.Errorf("after expiry: rows %d of %d entries; want none", tr.rows.Len(), len(tr.grants))
 	}
 }
