@@ -75,6 +75,14 @@ func (st pollState) kept() *store.DeviceGrant {
 	return &st.row.Value.(*keptRow).grant
 }
 
+// ownCopy returns g with slices of its own.
+func ownCopy(g store.DeviceGrant) store.DeviceGrant {
+	g.DeviceCodeHash = slices.Clone(g.DeviceCodeHash)
+	g.UserCodeHash = slices.Clone(g.UserCodeHash)
+	g.Scopes = slices.Clone(g.Scopes)
+	return g
+}
+
 // generation returns the invalidation count, to pass to poll for a row
 // about to be read.
 func (t *pollTracker) generation() uint64 {
@@ -95,13 +103,8 @@ func (t *pollTracker) pollPending(deviceCodeHash []byte, clientID string, now ti
 	if !found || row == nil || row.ClientID != clientID {
 		return store.DeviceGrant{}, false, false
 	}
-	g = *row
 	t.rows.MoveToBack(st.row)
-	// The caller may keep or change what it gets.
-	g.DeviceCodeHash = slices.Clone(g.DeviceCodeHash)
-	g.UserCodeHash = slices.Clone(g.UserCodeHash)
-	g.Scopes = slices.Clone(g.Scopes)
-	g, slow = t.record(&st, g, now, step)
+	g, slow = t.record(&st, ownCopy(*row), now, step) // the caller may keep or change it
 	t.grants[string(deviceCodeHash)] = st
 	return g, slow, true
 }
@@ -121,11 +124,7 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 		st = pollState{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt)}
 	}
 	if st.row == nil && g.Status == store.DevicePending && gen == t.gen && t.room(now) {
-		row := &keptRow{key: key, grant: g}
-		row.grant.DeviceCodeHash = slices.Clone(g.DeviceCodeHash) // g goes to the caller
-		row.grant.UserCodeHash = slices.Clone(g.UserCodeHash)
-		row.grant.Scopes = slices.Clone(g.Scopes)
-		st.row = t.rows.PushBack(row)
+		st.row = t.rows.PushBack(&keptRow{key: key, grant: ownCopy(g)}) // g goes to the caller
 	}
 	g, slow := t.record(&st, g, now, step)
 	if t.grants == nil {
