@@ -249,6 +249,25 @@ func TestServeRefusesAnotherKey(t *testing.T) {
 	}
 }
 
+// A SQLite database is served by one process; the user commands still run
+// beside it.
+func TestServeRefusesASecondServer(t *testing.T) {
+	dir := t.TempDir()
+	key := strings.TrimSpace(run(t, dir, "", "keys", "generate").stdout)
+	env := []string{"SSOOIDC_SECRET_KEY=" + key}
+	s := startServe(t, dir, env, "--addr", freePort(t))
+	s.waitFor(t, `ssooidc is serving`)
+
+	r := runWithEnv(t, dir, env, "serve", "--addr", freePort(t))
+	if r.code == 0 || !strings.Contains(r.stderr, "already served by another ssooidc process") {
+		t.Errorf("second serve: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runWithEnv(t, dir, env, "user", "list"); r.code != 0 {
+		t.Errorf("user list beside the server: exit %d, stderr %q", r.code, r.stderr)
+	}
+	s.stop(t)
+}
+
 func TestServeWithoutKeyOutsideDev(t *testing.T) {
 	r := run(t, t.TempDir(), "", "serve", "--addr", freePort(t))
 	if r.code == 0 || !strings.Contains(r.stderr, "keys generate") {

@@ -79,6 +79,12 @@ func serve(ctx context.Context, out io.Writer, cfg config.Config) error {
 		return err
 	}
 	defer st.Close()
+	// A SQLite database is served by one process (it keeps state in memory).
+	if l, ok := st.(interface{ LockServing() error }); ok {
+		if err := l.LockServing(); err != nil {
+			return err
+		}
+	}
 	if err := server.CheckKey(ctx, st, keys); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,5 +263,29 @@ func TestPendingRowsBounded(t *testing.T) {
 	tr.prune(micro(row(4).ExpiresAt)) // every grant has expired
 	if tr.rows.Len() != 0 || len(tr.grants) != 0 {
 		t.Errorf("after expiry: rows %d of %d entries; want none", tr.rows.Len(), len(tr.grants))
+	}
+}
+
+// TestLockServing: one process at a time serves a database; the claim ends
+// when its store closes.
+func TestLockServing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ssooidc.db")
+	first, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.LockServing(); err != nil {
+		t.Fatalf("first claim: %v", err)
+	}
+	second := openTest(t, path) // an administration command may still open it
+	err = second.LockServing()
+	if err == nil || !strings.Contains(err.Error(), "already served by another ssooidc process") {
+		t.Fatalf("second claim: %v, want already served", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.LockServing(); err != nil {
+		t.Errorf("claim after the first closed: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -45,7 +46,9 @@ type Store struct {
 	writer *sql.DB // exactly one connection: every write and write transaction
 	reader *sql.DB // query_only connections for pure reads
 
-	backupDSN string // a plain connection's: see Backup
+	backupDSN string   // a plain connection's: see Backup
+	path      string   // the database file, absolute
+	serveLock *os.File // held while this process serves the database: LockServing
 
 	// Hot paths, prepared once per connection rather than per call.
 	getClient      *sql.Stmt
@@ -118,7 +121,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	checkpointer.SetMaxOpenConns(1)
 	checkpointer.SetMaxIdleConns(1)
 
-	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer, backupDSN: dsn(abs, false),
+	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer, backupDSN: dsn(abs, false), path: abs,
 		jobs: make(chan *writeJob), closing: make(chan struct{}), checkpointKick: make(chan struct{}, 1)}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
@@ -214,6 +217,9 @@ func (s *Store) Close() error {
 		}
 	}
 	errs = append(errs, s.checkpointer.Close(), s.reader.Close(), s.writer.Close())
+	if s.serveLock != nil {
+		errs = append(errs, s.serveLock.Close())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
