@@ -75,7 +75,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 	o := options{cfg: config.Default()}
 	o.cfg.DB = filepath.Join(t.TempDir(), "ssooidc.db")
 	o.cfg.StartURLs = []string{"https://d-0000000000.awsapps.com/start"}
-	o.cfg.ShutdownGrace = config.Duration(5 * time.Second)
+	// Longer than the 5 s after which http.Server.Shutdown counts a
+	// connection that never sent a request as idle: Chromium opens such
+	// connections ahead of use, and one opened just before the end would
+	// otherwise outlast a 5 s grace.
+	o.cfg.ShutdownGrace = config.Duration(10 * time.Second)
 	for _, opt := range opts {
 		opt(&o)
 	}
