@@ -38,15 +38,7 @@ func cleanText(s string) string {
 // CreateDeviceGrant stores g; store.ErrAlreadyExists if either code hash is
 // taken. RequestIP and RequestUserAgent are stored as cleanText makes them.
 func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) error {
-	err := s.run(ctx, func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO device_grants (`+deviceGrantCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			g.DeviceCodeHash, g.UserCodeHash, g.ClientID, list(g.Scopes), g.StartURL, string(g.Status),
-			g.Interval.Microseconds(), micros(g.CreatedAt), micros(g.ExpiresAt), micros(g.LastPollAt),
-			micros(g.PrevPollAt), g.UserID, micros(g.DecidedAt), cleanText(g.RequestIP), cleanText(g.RequestUserAgent))
-		return err
-	})
-	return wrap("create device grant", err)
+	return wrap("create device grant", s.insertGrant(ctx, g)) // grouped: grantbatch.go
 }
 
 // GetDeviceGrantByUserCode returns the grant with that user code hash, in

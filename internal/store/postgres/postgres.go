@@ -103,6 +103,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -142,6 +143,12 @@ type Options struct {
 // use.
 type Store struct {
 	pool *pgxpool.Pool
+
+	// The grant inserter (grantbatch.go).
+	inserts      chan *grantInsert
+	closing      chan struct{}
+	closeOnce    sync.Once
+	inserterDone chan struct{}
 }
 
 // readCommitted is every transaction's isolation, whatever the database's
@@ -185,7 +192,9 @@ func Open(ctx context.Context, connString string, opts Options) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", describe(cfg.ConnConfig), err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool, inserts: make(chan *grantInsert), closing: make(chan struct{}), inserterDone: make(chan struct{})}
+	go s.insertLoop()
+	return s, nil
 }
 
 // describe names the database for messages, without credentials.
@@ -195,7 +204,11 @@ func describe(c *pgx.ConnConfig) string {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.inserterDone
+		s.pool.Close()
+	})
 	return nil
 }
 

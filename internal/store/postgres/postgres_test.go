@@ -680,3 +680,45 @@ func TestRotateWhileCollecting(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestGroupedGrantInserts: grants started at once are inserted together,
+// and a taken code hash among them fails only its own caller.
+func TestGroupedGrantInserts(t *testing.T) {
+	skipWithoutPostgres(t)
+	ctx := t.Context()
+	s := openTest(t, pgtest.URL(t), Options{})
+	const n = 48
+	grant := func(i int, userCode string) store.DeviceGrant {
+		return store.DeviceGrant{DeviceCodeHash: h(fmt.Sprintf("device-%d", i)), UserCodeHash: h(userCode),
+			ClientID: "c1", Status: store.DevicePending, Interval: 5 * time.Second,
+			CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		userCode := fmt.Sprintf("user-%d", i)
+		if i == n-1 {
+			userCode = "user-0" // taken by grant 0, or grant 0's is taken by it
+		}
+		wg.Go(func() { errs[i] = s.CreateDeviceGrant(ctx, grant(i, userCode)) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		switch {
+		case i != 0 && i != n-1 && err != nil:
+			t.Errorf("grant %d: %v", i, err)
+		case (i == 0 || i == n-1) && err != nil && !errors.Is(err, store.ErrAlreadyExists):
+			t.Errorf("grant %d: %v, want nil or %v", i, err, store.ErrAlreadyExists)
+		}
+	}
+	if (errs[0] == nil) == (errs[n-1] == nil) {
+		t.Errorf("colliding grants: %v and %v; want exactly one refused", errs[0], errs[n-1])
+	}
+	var stored int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM device_grants`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != n-1 {
+		t.Errorf("%d grants stored, want %d", stored, n-1)
+	}
+}
