@@ -5,8 +5,6 @@ import (
 	"errors"
 
 	"github.com/spf13/cobra"
-
-	"github.com/ssooidc/ssooidc/internal/server"
 )
 
 func newBackupCommand(g *globalFlags) *cobra.Command {
@@ -22,11 +20,7 @@ key separately: the copy is useless without it.`,
 			if to == "" {
 				return usageError{errors.New("--to FILE is required")}
 			}
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := server.OpenStore(cmd.Context(), cfg)
+			cfg, st, err := g.openStore(cmd)
 			if err != nil {
 				return err
 			}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/ssooidc/ssooidc/internal/server"
 )
 
 func newMigrateCommand(g *globalFlags) *cobra.Command {
@@ -12,11 +10,7 @@ func newMigrateCommand(g *globalFlags) *cobra.Command {
 		Short: "Apply the storage schema migrations and exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := server.OpenStore(cmd.Context(), cfg)
+			cfg, st, err := g.openStore(cmd)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssooidc/ssooidc/internal/config"
+	"github.com/ssooidc/ssooidc/internal/server"
+	"github.com/ssooidc/ssooidc/internal/store"
 )
 
 // globalFlags are shared by every command that reads the configuration.
@@ -48,6 +50,18 @@ func (g *globalFlags) load(cmd *cobra.Command) (config.Config, error) {
 		cfg.DB = g.db
 	}
 	return cfg, nil
+}
+
+// openStore loads the configuration and opens its store, for a command that
+// works on the database (beside a running server, too). The caller closes
+// the store.
+func (g *globalFlags) openStore(cmd *cobra.Command) (config.Config, store.Store, error) {
+	cfg, err := g.load(cmd)
+	if err != nil {
+		return cfg, nil, err
+	}
+	st, err := server.OpenStore(cmd.Context(), cfg)
+	return cfg, st, err
 }
 
 func printf(cmd *cobra.Command, format string, args ...any) {

@@ -15,7 +15,6 @@ import (
 	"github.com/ssooidc/ssooidc/internal/directory"
 	"github.com/ssooidc/ssooidc/internal/ratelimit"
 	"github.com/ssooidc/ssooidc/internal/secret"
-	"github.com/ssooidc/ssooidc/internal/server"
 )
 
 func newUserCommand(g *globalFlags) *cobra.Command {
@@ -149,16 +148,12 @@ func readPassword(cmd *cobra.Command, fromStdin bool) (string, error) {
 // withDirectory opens the configured store for an admin command. The
 // commands work on the same database as a running server.
 func withDirectory(cmd *cobra.Command, g *globalFlags, fn func(context.Context, *directory.Directory) error) error {
-	cfg, err := g.load(cmd)
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	st, err := server.OpenStore(ctx, cfg)
+	cfg, st, err := g.openStore(cmd)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	ctx := cmd.Context()
 	// User administration hashes passwords with argon2id and needs no
 	// keyed hash; a key is used when configured, else a throwaway one.
 	master, _, _, err := cfg.LoadSecretKey()

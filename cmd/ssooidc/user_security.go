@@ -12,7 +12,6 @@ import (
 
 	"github.com/ssooidc/ssooidc/internal/audit"
 	"github.com/ssooidc/ssooidc/internal/directory"
-	"github.com/ssooidc/ssooidc/internal/server"
 	"github.com/ssooidc/ssooidc/internal/store"
 )
 
@@ -134,16 +133,12 @@ date (2026-01-02) or a duration back from now (24h, 30m).`,
 			if err != nil {
 				return usageError{err}
 			}
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := server.OpenStore(ctx, cfg)
+			_, st, err := g.openStore(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			ctx := cmd.Context()
 			names := map[string]string{}
 			if users, err := st.ListUsers(ctx); err == nil {
 				for _, u := range users {

@@ -92,7 +92,7 @@ func (s *Store) insertBatch(batch []*grantInsert) {
 
 // insertRows inserts the jobs' grants in one statement, with run's retries.
 func (s *Store) insertRows(ctx context.Context, jobs []*grantInsert) error {
-	const cols = 15
+	cols := strings.Count(deviceGrantCols, ",") + 1
 	var sql strings.Builder
 	sql.WriteString(`INSERT INTO device_grants (` + deviceGrantCols + `) VALUES `)
 	args := make([]any, 0, cols*len(jobs))
