@@ -107,11 +107,11 @@ func num(n int64) json.Number { return json.Number(fmt.Sprint(n)) }
 var (
 	reClientID     = regexp.MustCompile(`^[A-Za-z0-9_-]{24}$`)
 	reClientSecret = regexp.MustCompile(`^sso_cs_[A-Za-z0-9_-]{43}$`)
-	reDeviceCode   = regexp.MustCompile(`^sso_dc_[A-Za-z0-9_-]{43}$`)
+	reDeviceCode   = regexp.MustCompile(`^sso_dc_[A-Za-z0-9_-]{54}$`)
 	reUserCode     = regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
 	reVerification = regexp.MustCompile(`^http://127\.0\.0\.1:8080/device\?user_code=[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
-	reAccessToken  = regexp.MustCompile(`^sso_at_[A-Za-z0-9_-]{43}$`)
-	reRefreshToken = regexp.MustCompile(`^sso_rt_[A-Za-z0-9_-]{43}$`)
+	reAccessToken  = regexp.MustCompile(`^sso_at_[A-Za-z0-9_-]{54}$`)
+	reRefreshToken = regexp.MustCompile(`^sso_rt_[A-Za-z0-9_-]{54}$`)
 )
 
 var tokenRandom = map[string]*regexp.Regexp{"accessToken": reAccessToken, "refreshToken": reRefreshToken}

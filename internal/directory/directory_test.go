@@ -430,7 +430,7 @@ func TestSetDisabled(t *testing.T) {
 	if _, _, err := f.dir.Session(ctx, bobCookie); err != nil {
 		t.Errorf("another user's session: %v", err)
 	}
-	_, fam, err := f.st.GetRefreshToken(ctx, f.keys.Hash("refresh-token", refresh))
+	_, fam, err := f.st.GetRefreshToken(ctx, f.keys.OrderedHash("refresh-token", "sso_rt_", refresh))
 	if err != nil {
 		t.Fatalf("GetRefreshToken: %v", err)
 	}

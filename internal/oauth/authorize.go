@@ -88,9 +88,9 @@ func (e *Engine) CheckAuthorize(ctx context.Context, req AuthorizeRequest) (Auth
 // returns the code to send to the redirect URI.
 func (e *Engine) IssueAuthCode(ctx context.Context, a Authorization, userID string, authTime time.Time) (string, error) {
 	now := e.now()
-	code := secret.Token(prefixAuthCode)
+	code := secret.OrderedToken(prefixAuthCode, now)
 	err := e.store.CreateAuthCode(ctx, store.AuthCode{
-		CodeHash:      e.keys.Hash(hashAuthCode, code),
+		CodeHash:      e.keys.OrderedHash(hashAuthCode, prefixAuthCode, code),
 		ClientID:      a.ClientID,
 		UserID:        userID,
 		RedirectURI:   a.RedirectURI,

@@ -41,7 +41,7 @@ func (e *Engine) Bearer(ctx context.Context, accessToken string) (BearerInfo, er
 	if len(accessToken) > maxAccessTokenLen {
 		return BearerInfo{}, errUnknownToken()
 	}
-	at, fam, err := e.store.GetAccessToken(ctx, e.keys.Hash(hashAccessToken, accessToken))
+	at, fam, err := e.store.GetAccessToken(ctx, e.keys.OrderedHash(hashAccessToken, prefixAccessToken, accessToken))
 	if errors.Is(err, store.ErrNotFound) {
 		return BearerInfo{}, errUnknownToken()
 	}

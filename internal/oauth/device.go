@@ -61,10 +61,10 @@ func (e *Engine) StartDeviceAuthorization(ctx context.Context, req StartRequest)
 	// Collisions are astronomically rare (a 256-bit device code, a 34-bit
 	// user code unique among stored grants); retry a few times anyway.
 	for attempt := 0; ; attempt++ {
-		deviceCode := secret.Token(prefixDeviceCode)
+		deviceCode := secret.OrderedToken(prefixDeviceCode, now)
 		userCode := newUserCode()
 		g := store.DeviceGrant{
-			DeviceCodeHash:   e.keys.Hash(hashDeviceCode, deviceCode),
+			DeviceCodeHash:   e.keys.OrderedHash(hashDeviceCode, prefixDeviceCode, deviceCode),
 			UserCodeHash:     e.keys.Hash(hashUserCode, userCode),
 			ClientID:         c.ID,
 			Scopes:           scopes,
@@ -108,7 +108,7 @@ func (e *Engine) deviceToken(ctx context.Context, req TokenRequest) (TokenRespon
 		return TokenResponse{}, Errorf(UnauthorizedClient, "This client is not registered for the device code grant.")
 	}
 	now := e.now()
-	codeHash := e.keys.Hash(hashDeviceCode, req.DeviceCode)
+	codeHash := e.keys.OrderedHash(hashDeviceCode, prefixDeviceCode, req.DeviceCode)
 	g, outcome, err := e.store.PollDeviceGrant(ctx, codeHash, c.ID, now, slowDownStep)
 	if errors.Is(err, store.ErrNotFound) {
 		return TokenResponse{}, Errorf(InvalidGrant, "Invalid device code provided.")

@@ -162,11 +162,11 @@ func (e *Engine) findToken(ctx context.Context, value, hint string) (foundToken,
 		var err error
 		if kind == TokenTypeAccess {
 			var at store.AccessToken
-			at, t.family, err = e.store.GetAccessToken(ctx, e.keys.Hash(hashAccessToken, value))
+			at, t.family, err = e.store.GetAccessToken(ctx, e.keys.OrderedHash(hashAccessToken, prefixAccessToken, value))
 			t.issuedAt, t.expiresAt = at.CreatedAt, at.ExpiresAt
 		} else {
 			var rt store.RefreshToken
-			rt, t.family, err = e.store.GetRefreshToken(ctx, e.keys.Hash(hashRefreshToken, value))
+			rt, t.family, err = e.store.GetRefreshToken(ctx, e.keys.OrderedHash(hashRefreshToken, prefixRefreshToken, value))
 			t.issuedAt, t.expiresAt, t.rotatedAt = rt.CreatedAt, rt.ExpiresAt, rt.RotatedAt
 		}
 		switch {

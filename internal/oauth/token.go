@@ -91,16 +91,16 @@ func (e *Engine) mint(fam store.TokenFamily, now time.Time) (store.TokenSet, Tok
 			fam.ExpiresAt = now.Add(e.cfg.RefreshTokenLifetime)
 		}
 	}
-	access := secret.Token(prefixAccessToken)
-	refresh := secret.Token(prefixRefreshToken)
+	access := secret.OrderedToken(prefixAccessToken, now)
+	refresh := secret.OrderedToken(prefixRefreshToken, now)
 	accessExp := now.Add(e.cfg.AccessTokenLifetime)
 	if accessExp.After(fam.ExpiresAt) {
 		accessExp = fam.ExpiresAt
 	}
 	set := store.TokenSet{
 		Family:  fam,
-		Access:  store.AccessToken{Hash: e.keys.Hash(hashAccessToken, access), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: accessExp},
-		Refresh: store.RefreshToken{Hash: e.keys.Hash(hashRefreshToken, refresh), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: fam.ExpiresAt},
+		Access:  store.AccessToken{Hash: e.keys.OrderedHash(hashAccessToken, prefixAccessToken, access), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: accessExp},
+		Refresh: store.RefreshToken{Hash: e.keys.OrderedHash(hashRefreshToken, prefixRefreshToken, refresh), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: fam.ExpiresAt},
 	}
 	return set, TokenResponse{
 		AccessToken:  access,
@@ -125,7 +125,7 @@ func (e *Engine) refreshToken(ctx context.Context, req TokenRequest) (TokenRespo
 		return TokenResponse{}, Errorf(UnauthorizedClient, "This client is not registered for the refresh token grant.")
 	}
 	now := e.now()
-	oldHash := e.keys.Hash(hashRefreshToken, req.RefreshToken)
+	oldHash := e.keys.OrderedHash(hashRefreshToken, prefixRefreshToken, req.RefreshToken)
 	grace := e.cfg.RefreshReuseGrace
 	if grace < 0 {
 		grace = 0
@@ -168,7 +168,7 @@ func (e *Engine) authCodeToken(ctx context.Context, req TokenRequest) (TokenResp
 		return TokenResponse{}, Errorf(UnauthorizedClient, "This client is not registered for the authorization code grant.")
 	}
 	now := e.now()
-	codeHash := e.keys.Hash(hashAuthCode, req.Code)
+	codeHash := e.keys.OrderedHash(hashAuthCode, prefixAuthCode, req.Code)
 	ac, err := e.store.GetAuthCode(ctx, codeHash)
 	if errors.Is(err, store.ErrNotFound) {
 		return TokenResponse{}, Errorf(InvalidGrant, "Invalid authorization code provided.")

@@ -103,11 +103,11 @@ func wantJSON(t *testing.T, rec *httptest.ResponseRecorder, header map[string]st
 func num(n int64) json.Number { return json.Number(fmt.Sprint(n)) }
 
 var (
-	reDeviceCode   = regexp.MustCompile(`^sso_dc_[A-Za-z0-9_-]{43}$`)
+	reDeviceCode   = regexp.MustCompile(`^sso_dc_[A-Za-z0-9_-]{54}$`)
 	reUserCode     = regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
 	reVerification = regexp.MustCompile(`^http://127\.0\.0\.1:8080/device\?user_code=[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
-	reAccessToken  = regexp.MustCompile(`^sso_at_[A-Za-z0-9_-]{43}$`)
-	reRefreshToken = regexp.MustCompile(`^sso_rt_[A-Za-z0-9_-]{43}$`)
+	reAccessToken  = regexp.MustCompile(`^sso_at_[A-Za-z0-9_-]{54}$`)
+	reRefreshToken = regexp.MustCompile(`^sso_rt_[A-Za-z0-9_-]{54}$`)
 	reJWT          = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 	reB64          = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 )

@@ -16,12 +16,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"strings"
 	"sync"
+	"time"
 )
 
 // KeySize is the length of a master key in bytes.
@@ -143,6 +145,44 @@ func (k *Keys) Open(sealed, additional []byte) ([]byte, error) {
 // base64url. The prefix lets secret scanners recognise a leaked value.
 func Token(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(randomBytes(32))
+}
+
+// orderLen is the length of the issue time that leads an ordered token and
+// its stored hash: unix microseconds, big-endian.
+const orderLen = 8
+
+// OrderedToken returns an opaque secret whose stored hash (OrderedHash)
+// sorts by issue time: prefix, then in base64url the issue time (8 bytes)
+// and 32 random bytes. The time is not secret; the 32 random bytes are.
+func OrderedToken(prefix string, now time.Time) string {
+	b := make([]byte, orderLen+32)
+	binary.BigEndian.PutUint64(b, uint64(now.UnixMicro()))
+	rand.Read(b[orderLen:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// orderedBodyLen is the base64url length of an ordered token after its prefix.
+var orderedBodyLen = base64.RawURLEncoding.EncodedLen(orderLen + 32)
+
+// OrderedHash is the stored form of a token made by OrderedToken: its issue
+// time, then Hash(purpose, token). Rows keyed by it are inserted at the end
+// of their index, beside the rows stored just before them, instead of at a
+// random place: a batch of inserts changes one index page, not one page
+// per row (on SQLite each changed page is written to the WAL, then copied
+// into the database). Any other value (a token issued before ordered
+// tokens, garbage) is hashed whole, as Hash does, and can only match a
+// token stored that way.
+func (k *Keys) OrderedHash(purpose, prefix, token string) []byte {
+	body, ok := strings.CutPrefix(token, prefix)
+	if !ok || len(body) != orderedBodyLen {
+		return k.Hash(purpose, token)
+	}
+	var issued [orderLen]byte
+	// The first 11 characters hold the first 8 bytes (66 bits).
+	if n, err := base64.RawURLEncoding.Decode(issued[:], []byte(body[:11])); err != nil || n != orderLen {
+		return k.Hash(purpose, token)
+	}
+	return append(issued[:], k.Hash(purpose, token)...)
 }
 
 // ID returns a random identifier of n bytes, base64url encoded.

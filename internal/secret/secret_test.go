@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func mustKeys(t *testing.T, master string) *Keys {
@@ -116,6 +119,53 @@ func TestHashPooledMatchesFresh(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestOrderedHash: the stored hash of an ordered token leads with its issue
+// time, so hashes of tokens issued later sort after; the rest is the keyed
+// hash of the whole token, so a token differing anywhere (its time
+// included) or of another purpose does not match; values that are not
+// ordered tokens hash whole.
+func TestOrderedHash(t *testing.T) {
+	k := mustKeys(t, strings.Repeat("o", 32))
+	t0 := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
+	var prev []byte
+	for i := range 50 {
+		tok := OrderedToken("sso_rt_", t0.Add(time.Duration(i)*time.Microsecond))
+		h := k.OrderedHash("refresh-token", "sso_rt_", tok)
+		if len(h) != orderLen+sha256.Size || !bytes.Equal(h[orderLen:], freshHash(k, "refresh-token", tok)) {
+			t.Fatalf("OrderedHash(%q) = %x: not time + keyed hash", tok, h)
+		}
+		if got := int64(binary.BigEndian.Uint64(h)); got != t0.UnixMicro()+int64(i) {
+			t.Fatalf("issue time %d, want %d", got, t0.UnixMicro()+int64(i))
+		}
+		if prev != nil && bytes.Compare(prev, h) >= 0 {
+			t.Fatalf("hash %x does not sort after the earlier token's %x", h, prev)
+		}
+		prev = h
+		if bytes.Equal(h, k.OrderedHash("access-token", "sso_rt_", tok)) {
+			t.Fatal("another purpose gives the same hash")
+		}
+		// Another issue time with the same random part is another token.
+		forged := "sso_rt_" + base64.RawURLEncoding.EncodeToString(append(binary.BigEndian.AppendUint64(nil, 1), mustDecode(t, tok[7:])[orderLen:]...))
+		if bytes.Equal(k.OrderedHash("refresh-token", "sso_rt_", forged)[orderLen:], h[orderLen:]) {
+			t.Fatal("a token with another time matches")
+		}
+	}
+	for _, v := range []string{"", "sso_rt_", Token("sso_rt_"), "sso_at_" + strings.Repeat("A", orderedBodyLen), "sso_rt_" + strings.Repeat("*", orderedBodyLen)} {
+		if got, want := k.OrderedHash("refresh-token", "sso_rt_", v), freshHash(k, "refresh-token", v); !bytes.Equal(got, want) {
+			t.Errorf("OrderedHash(%q) = %x, want the whole value's hash %x", v, got, want)
+		}
+	}
+}
+
+func mustDecode(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func BenchmarkHash(b *testing.B) {

@@ -474,6 +474,23 @@ func testAuditEvents(t *testing.T, s store.Store) {
 	check(store.AuditQuery{Limit: 2}, want(4, 5))
 	check(store.AuditQuery{UserID: "u1", Since: at(time.Minute), Limit: 1}, want(4))
 	check(store.AuditQuery{UserID: "nobody"}, nil)
+
+	// A batch larger than a store writes in one statement keeps every
+	// event and their order.
+	var bulk []store.AuditEvent
+	for i := range 150 {
+		bulk = append(bulk, store.AuditEvent{Time: at(time.Hour + time.Duration(i)*time.Second),
+			Type: fmt.Sprintf("bulk.%d", i), UserID: "bulk", ClientID: "c1", RequestID: fmt.Sprint(i)})
+	}
+	if err := s.AppendAuditEvents(ctx, bulk); err != nil {
+		t.Fatalf("AppendAuditEvents(150 events): %v", err)
+	}
+	got = check(store.AuditQuery{UserID: "bulk"}, bulk)
+	for i := 1; i < len(got); i++ {
+		if got[i].ID <= got[i-1].ID {
+			t.Fatalf("bulk IDs not increasing: %d after %d", got[i].ID, got[i-1].ID)
+		}
+	}
 }
 
 // utcMicro is a time as the store returns it.
