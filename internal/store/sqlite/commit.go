@@ -98,7 +98,9 @@ func (s *Store) commitLoop() {
 				break drain
 			}
 		}
+		s.commitGate.Lock()
 		s.commitBatch(batch)
+		s.commitGate.Unlock()
 		clear(batch)
 	}
 }

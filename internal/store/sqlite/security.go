@@ -281,32 +281,31 @@ const auditCols = `time, type, user_id, client_id, detail, request_id, client_ip
 // statement per event cost more than the B-tree work of its row.
 const auditRowsPerInsert = 64
 
-// AppendAuditEvents stores events in one transaction, in order.
+// AppendAuditEvents stores events in one transaction, in order. They go
+// through the group commit: they share a commit with the writes waiting
+// beside them, and no commit ever runs beside a checkpoint that must
+// bring the WAL back to its start (checkpoint.go).
 func (s *Store) AppendAuditEvents(ctx context.Context, events []store.AuditEvent) error {
-	const op = "append audit events"
 	if len(events) == 0 {
 		return nil
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap(op, err)
-	}
-	defer tx.Rollback()
-	args := make([]any, 0, 7*min(len(events), auditRowsPerInsert))
-	for len(events) > 0 {
-		chunk := events[:min(len(events), auditRowsPerInsert)]
-		events = events[len(chunk):]
-		args = args[:0]
-		for _, e := range chunk {
-			args = append(args, e.Time.UnixMicro(), e.Type, e.UserID, e.ClientID, e.Detail, e.RequestID, e.ClientIP)
+	return wrap("append audit events", s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+		args := make([]any, 0, 7*min(len(events), auditRowsPerInsert))
+		for rest := events; len(rest) > 0; {
+			chunk := rest[:min(len(rest), auditRowsPerInsert)]
+			rest = rest[len(chunk):]
+			args = args[:0]
+			for _, e := range chunk {
+				args = append(args, e.Time.UnixMicro(), e.Type, e.UserID, e.ClientID, e.Detail, e.RequestID, e.ClientIP)
+			}
+			query := `INSERT INTO audit_events (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)` +
+				strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(chunk)-1)
+			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+				return err
+			}
 		}
-		query := `INSERT INTO audit_events (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)` +
-			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(chunk)-1)
-		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-			return wrap(op, err)
-		}
-	}
-	return wrap(op, tx.Commit())
+		return nil
+	}))
 }
 
 // ListAuditEvents returns the selected events in the order recorded.

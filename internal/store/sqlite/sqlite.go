@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	sqlitedriver "modernc.org/sqlite"
@@ -69,6 +70,7 @@ type Store struct {
 
 	// The committer (commit.go) and the checkpointer (checkpoint.go).
 	jobs             chan *writeJob
+	commitGate       sync.Mutex // held by each group commit, and by a checkpoint that must start the WAL over
 	closing          chan struct{}
 	committerDone    chan struct{} // nil until it runs
 	checkpointer     *sql.DB
@@ -81,6 +83,10 @@ type Store struct {
 // than this binary knows (*SchemaTooNewError). path must name a file: an
 // in-memory database cannot be shared by the writer and the read pool.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, defaultCheckpoints)
+}
+
+func open(ctx context.Context, path string, checkpoints checkpointPolicy) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: want a database file path", path)
 	}
@@ -130,7 +136,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.committerDone = make(chan struct{})
 	go s.commitLoop()
 	s.checkpointerDone = make(chan struct{})
-	go s.checkpointLoop(checkpointer)
+	go s.checkpointLoop(checkpointer, checkpoints)
 	return s, nil
 }
 
@@ -152,9 +158,9 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "cache_size(-512)")
 	} else {
 		q.Set("_txlock", "immediate")
-		// The bound on the WAL; the background checkpointer keeps it
-		// from costing the writer a sync (checkpoint.go).
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
+		// Never checkpoint inside a commit: the checkpointer does
+		// (checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	// A file: URI, so that the path is escaped rather than cut at a '?'.
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
