@@ -3,6 +3,7 @@ package sqlite
 import (
 	lru "container/list"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,21 +42,41 @@ type pollTracker struct {
 	// if no grant changed between the read's start and the keeping.
 	gen uint64
 	// rows holds the kept rows (*keptRow), least recently polled first.
-	rows lru.List
+	rows   lru.List
+	shapes map[string]*grantShape // by client, start URL and scopes
 }
 
-// keptRow is a grant's row as read while pending (poll times and interval
-// aside, which are its pollState's).
+// keptRow is a pending grant's row (poll times and interval aside, which
+// are its pollState's), in less than half the memory of a DeviceGrant:
+// times in unix microseconds, and what a client's grants share — client,
+// scopes, start URL — held once in a shared grantShape. A pending grant
+// has no user or decision yet.
 type keptRow struct {
-	key   string
-	grant store.DeviceGrant
+	key          string // the device code hash, as in pollTracker.grants
+	userCodeHash string
+	shape        *grantShape
+	interval     int64 // as stored, in microseconds
+	created      int64
+	expires      int64
+	requestIP    string
+	userAgent    string
 }
 
-// maxPendingRows bounds the pending rows kept: about 600 bytes each.
+// grantShape is what the kept rows of one client's grants share; refs
+// counts them, and a shape no row uses is forgotten.
+type grantShape struct {
+	key      string // in shapes
+	clientID string
+	startURL string
+	scopes   []string
+	refs     int
+}
+
+// maxPendingRows bounds the pending rows kept: about 250 bytes each.
 // idlePolls is how many of its grant's intervals a kept row outlives the
 // last poll by, once the bound is reached.
 const (
-	maxPendingRows = 16384
+	maxPendingRows = 32768
 	idlePolls      = 4
 )
 
@@ -64,23 +85,56 @@ type pollState struct {
 	last, prev int64
 	interval   int64 // the interval as this process last set it
 	expires    int64 // the grant's expiry, for pruning
-	// row is the grant's element in rows; nil: read the database.
+	// row is the grant's element in rows (a *keptRow); nil: read the
+	// database.
 	row *lru.Element
 }
 
-func (st pollState) kept() *store.DeviceGrant {
-	if st.row == nil {
-		return nil
-	}
-	return &st.row.Value.(*keptRow).grant
+// keepable reports whether g can be kept as a keptRow.
+func keepable(g store.DeviceGrant) bool {
+	return g.Status == store.DevicePending && g.UserID == "" && g.DecidedAt.IsZero()
 }
 
-// ownCopy returns g with slices of its own.
-func ownCopy(g store.DeviceGrant) store.DeviceGrant {
-	g.DeviceCodeHash = slices.Clone(g.DeviceCodeHash)
-	g.UserCodeHash = slices.Clone(g.UserCodeHash)
-	g.Scopes = slices.Clone(g.Scopes)
-	return g
+// keep adds g's row, most recently polled.
+func (t *pollTracker) keep(key string, g store.DeviceGrant) *lru.Element {
+	shapeKey := g.ClientID + "\x00" + g.StartURL + "\x00" + strings.Join(g.Scopes, " ")
+	sh := t.shapes[shapeKey]
+	if sh == nil {
+		sh = &grantShape{key: shapeKey, clientID: g.ClientID, startURL: g.StartURL, scopes: slices.Clone(g.Scopes)}
+		if t.shapes == nil {
+			t.shapes = make(map[string]*grantShape)
+		}
+		t.shapes[shapeKey] = sh
+	}
+	sh.refs++
+	return t.rows.PushBack(&keptRow{key: key, userCodeHash: string(g.UserCodeHash), shape: sh,
+		interval: g.Interval.Microseconds(), created: micro(g.CreatedAt), expires: micro(g.ExpiresAt),
+		requestIP: g.RequestIP, userAgent: g.RequestUserAgent})
+}
+
+// removeRow takes a kept row out of rows and releases its shape.
+func (t *pollTracker) removeRow(e *lru.Element) {
+	sh := t.rows.Remove(e).(*keptRow).shape
+	if sh.refs--; sh.refs == 0 {
+		delete(t.shapes, sh.key)
+	}
+}
+
+// grant rebuilds the row as a DeviceGrant with slices of its own.
+func (r *keptRow) grant() store.DeviceGrant {
+	return store.DeviceGrant{
+		DeviceCodeHash:   []byte(r.key),
+		UserCodeHash:     []byte(r.userCodeHash),
+		ClientID:         r.shape.clientID,
+		Scopes:           slices.Clone(r.shape.scopes),
+		StartURL:         r.shape.startURL,
+		Status:           store.DevicePending,
+		Interval:         time.Duration(r.interval) * time.Microsecond,
+		CreatedAt:        fromMicro(r.created),
+		ExpiresAt:        fromMicro(r.expires),
+		RequestIP:        r.requestIP,
+		RequestUserAgent: r.userAgent,
+	}
 }
 
 // generation returns the invalidation count, to pass to poll for a row
@@ -99,12 +153,15 @@ func (t *pollTracker) pollPending(deviceCodeHash []byte, clientID string, now ti
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st, found := t.grants[string(deviceCodeHash)]
-	row := st.kept()
-	if !found || row == nil || row.ClientID != clientID {
+	if !found || st.row == nil {
+		return store.DeviceGrant{}, false, false
+	}
+	row := st.row.Value.(*keptRow)
+	if row.shape.clientID != clientID {
 		return store.DeviceGrant{}, false, false
 	}
 	t.rows.MoveToBack(st.row)
-	g, slow = t.record(&st, ownCopy(*row), now, step) // the caller may keep or change it
+	g, slow = t.record(&st, row.grant(), now, step)
 	t.grants[string(deviceCodeHash)] = st
 	return g, slow, true
 }
@@ -123,8 +180,8 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 		// (written by an earlier version, or never).
 		st = pollState{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt)}
 	}
-	if st.row == nil && g.Status == store.DevicePending && gen == t.gen && t.room(now) {
-		st.row = t.rows.PushBack(&keptRow{key: key, grant: ownCopy(g)}) // g goes to the caller
+	if st.row == nil && keepable(g) && gen == t.gen && t.room(now) {
+		st.row = t.keep(key, g)
 	}
 	g, slow := t.record(&st, g, now, step)
 	if t.grants == nil {
@@ -153,7 +210,7 @@ func (t *pollTracker) room(now time.Time) bool {
 
 // dropRow forgets the kept row of the grant key, whose state is st.
 func (t *pollTracker) dropRow(key string, st pollState) {
-	t.rows.Remove(st.row)
+	t.removeRow(st.row)
 	st.row = nil
 	t.grants[key] = st
 }
@@ -236,7 +293,7 @@ func (t *pollTracker) forget(deviceCodeHash []byte) {
 
 func (t *pollTracker) drop(key string, st pollState) {
 	if st.row != nil {
-		t.rows.Remove(st.row)
+		t.removeRow(st.row)
 	}
 	delete(t.grants, key)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ssooidc/ssooidc/internal/store"
 )
 
@@ -110,6 +112,7 @@ func TestPendingRowKept(t *testing.T) {
 	s := openTest(t, path)
 	g := grantN(1)
 	g.Scopes = []string{"sso:account:access"}
+	g.StartURL, g.RequestIP, g.RequestUserAgent = "https://start.test", "192.0.2.7", "aws-cli/2.9"
 	if err := s.CreateDeviceGrant(ctx, g); err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +127,15 @@ func TestPendingRowKept(t *testing.T) {
 	first := poll(0)
 	if s.polls.rows.Len() != 1 {
 		t.Fatalf("%d pending rows kept, want 1", s.polls.rows.Len())
+	}
+	// The kept row gives back exactly what the database holds.
+	fromDB, err := s.GetDeviceGrantByUserCode(ctx, g.UserCodeHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := s.polls.grants[string(g.DeviceCodeHash)].row.Value.(*keptRow).grant()
+	if diff := cmp.Diff(fromDB, s.polls.overlay(kept)); diff != "" {
+		t.Errorf("kept row differs from the database's (-database +kept):\n%s", diff)
 	}
 	// Another connection changes the row: the kept row answers.
 	other := openTest(t, path)
@@ -261,8 +273,8 @@ func TestPendingRowsBounded(t *testing.T) {
 	}
 
 	tr.prune(micro(row(4).ExpiresAt)) // every grant has expired
-	if tr.rows.Len() != 0 || len(tr.grants) != 0 {
-		t.Errorf("after expiry: rows %d of %d entries; want none", tr.rows.Len(), len(tr.grants))
+	if tr.rows.Len() != 0 || len(tr.grants) != 0 || len(tr.shapes) != 0 {
+		t.Errorf("after expiry: rows %d of %d entries, %d shapes; want none", tr.rows.Len(), len(tr.grants), len(tr.shapes))
 	}
 }
 
