@@ -193,6 +193,10 @@ func TestPragmas(t *testing.T) {
 		t.Fatalf("writer Conn: %v", err)
 	}
 	check("writer", w, 0)
+	var autoCheckpoint int
+	if err := w.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&autoCheckpoint); err != nil || autoCheckpoint != 0 {
+		t.Errorf("writer: PRAGMA wal_autocheckpoint = %d (%v), want 0: only the checkpointer checkpoints", autoCheckpoint, err)
+	}
 	w.Close()
 }
 
@@ -244,5 +248,118 @@ func TestAlreadyExistsKeepsCause(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.HasPrefix(msg, "sqlite: create user: ") || !strings.Contains(msg, "UNIQUE") {
 		t.Errorf("CreateUser(duplicate) error = %q, want the operation and the driver's cause", msg)
+	}
+}
+
+// TestSweepTokens: token tables have no index on their family, so
+// DeleteExpired removes the tokens of families that are gone by sweeping
+// them a slice at a time, in rowid order, starting over past the end;
+// the tokens of live families stay.
+func TestSweepTokens(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "ssooidc.db"))
+	far := t0.Add(24 * time.Hour).UnixMicro()
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO token_families
+		(id, client_id, user_id, scopes, auth_time, created_at, expires_at) VALUES ('live', 'c1', 'u1', '[]', 0, 0, ?)`, far); err != nil {
+		t.Fatal(err)
+	}
+	// 30 tokens in each table, every third of the live family; the others'
+	// family was collected (it is not there).
+	for i := range 30 {
+		family := "gone"
+		if i%3 == 0 {
+			family = "live"
+		}
+		if _, err := s.writer.ExecContext(ctx, `INSERT INTO access_tokens (hash, family_id, created_at, expires_at)
+			VALUES (?, ?, 0, ?)`, fmt.Appendf(nil, "a%02d", i), family, far); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.writer.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, rotated_at)
+			VALUES (?, ?, 0, ?, NULL)`, fmt.Appendf(nil, "r%02d", i), family, far); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(table string) (live, gone int) {
+		t.Helper()
+		if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE family_id = 'live'),
+			count(*) FILTER (WHERE family_id = 'gone') FROM `+table).Scan(&live, &gone); err != nil {
+			t.Fatal(err)
+		}
+		return live, gone
+	}
+	// A limit of 1 looks at tokenSweepPerLimit (16) rows of each table per
+	// call: rows 1–16 (10 of them gone), then 17–30, and the next starts
+	// again from the first row.
+	for call, wantGone := range []int{20 - 10, 0} {
+		if _, err := s.DeleteExpired(ctx, t0, 0, 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"access_tokens", "refresh_tokens"} {
+			if live, gone := count(table); live != 10 || gone != wantGone {
+				t.Errorf("after sweep %d, %s holds %d live and %d gone tokens; want 10 and %d", call+1, table, live, gone, wantGone)
+			}
+		}
+	}
+	if after := s.sweep.after["refresh_tokens"]; after != 0 {
+		t.Errorf("the next sweep starts after row %d, want the first row", after)
+	}
+}
+
+// TestTokensKeptByMigration5: a database of schema 4, whose token tables
+// referenced their family, keeps its tokens through migration 5, which
+// drops the reference and the family index.
+func TestTokensKeptByMigration5(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ssooidc.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:4] {
+		if _, err := db.ExecContext(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, m.version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	far := t0.Add(time.Hour).UnixMicro()
+	for _, q := range []string{
+		`INSERT INTO token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at) VALUES ('f1', 'c1', 'u1', '["openid"]', 1, 1, ?)`,
+		`INSERT INTO access_tokens (hash, family_id, created_at, expires_at) VALUES (x'aa', 'f1', 1, ?)`,
+		`INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, rotated_at) VALUES (x'bb', 'f1', 1, ?, NULL)`,
+	} {
+		if _, err := db.ExecContext(ctx, q, far); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := openTest(t, path)
+	if a, f, err := s.GetAccessToken(ctx, []byte{0xaa}); err != nil || f.ID != "f1" || a.ExpiresAt.UnixMicro() != far {
+		t.Errorf("GetAccessToken after migration = %+v, %+v, %v", a, f, err)
+	}
+	if r, f, err := s.GetRefreshToken(ctx, []byte{0xbb}); err != nil || f.ID != "f1" || !r.RotatedAt.IsZero() {
+		t.Errorf("GetRefreshToken after migration = %+v, %+v, %v", r, f, err)
+	}
+	for _, table := range []string{"access_tokens", "refresh_tokens"} {
+		var fks, familyIndexes int
+		if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM pragma_foreign_key_list(?)`, table).Scan(&fks); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list(?) l, pragma_index_info(l.name) i
+			WHERE i.name = 'family_id'`, table).Scan(&familyIndexes); err != nil {
+			t.Fatal(err)
+		}
+		if fks != 0 || familyIndexes != 0 {
+			t.Errorf("%s: %d foreign keys, %d indexes on family_id; want none", table, fks, familyIndexes)
+		}
 	}
 }
