@@ -369,8 +369,6 @@ func (s *Store) sweepTokens(ctx context.Context, table string, scan int64) error
 	return nil
 }
 
-
-
 // Helpers.
 
 // wrap prefixes err with the operation and maps what the contract names:
