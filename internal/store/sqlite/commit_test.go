@@ -37,11 +37,13 @@ func insertJob(s *Store, g store.DeviceGrant) *writeJob {
 	}}
 }
 
+// grantExists reads the table itself: insertJob writes below the store's
+// user code index.
 func grantExists(t *testing.T, s *Store, g store.DeviceGrant) bool {
 	t.Helper()
-	_, err := s.GetDeviceGrantByUserCode(t.Context(), g.UserCodeHash)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("GetDeviceGrantByUserCode: %v", err)
+	_, err := scanDeviceGrant(s.getGrant.QueryRowContext(t.Context(), g.DeviceCodeHash))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		t.Fatalf("read grant: %v", err)
 	}
 	return err == nil
 }
@@ -59,7 +61,7 @@ func TestGroupCommitIsolates(t *testing.T) {
 		t.Fatal(err)
 	}
 	dup := grantN(1)
-	dup.UserCodeHash = grantN(0).UserCodeHash // taken
+	dup.DeviceCodeHash = grantN(0).DeviceCodeHash // taken
 	partial := &writeJob{ctx: ctx, multi: true, done: make(chan struct{}), fn: func(ctx context.Context, tx *sql.Tx) error {
 		if err := insertJob(s, grantN(2)).fn(ctx, tx); err != nil {
 			return err

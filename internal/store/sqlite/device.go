@@ -28,14 +28,22 @@ func scanDeviceGrant(r scanner) (store.DeviceGrant, error) {
 // CreateDeviceGrant stores g; store.ErrAlreadyExists if either code hash is
 // taken.
 func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) error {
+	if err := s.userCodes.reserve(ctx, s, g.UserCodeHash); err != nil {
+		return err
+	}
 	// The hot write of StartDeviceAuthorization: group-committed.
+	var rowid int64
 	err := s.write(ctx, false, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, s.insertGrant).ExecContext(ctx,
+		res, err := tx.StmtContext(ctx, s.insertGrant).ExecContext(ctx,
 			g.DeviceCodeHash, g.UserCodeHash, g.ClientID, list(g.Scopes), g.StartURL, string(g.Status),
 			g.Interval.Microseconds(), micros(g.CreatedAt), micros(g.ExpiresAt), micros(g.LastPollAt),
 			micros(g.PrevPollAt), g.UserID, micros(g.DecidedAt), g.RequestIP, g.RequestUserAgent)
+		if err == nil {
+			rowid, err = res.LastInsertId()
+		}
 		return wrap("create device grant", err)
 	})
+	s.userCodes.settle(g.UserCodeHash, rowid, err == nil)
 	if err == nil {
 		s.polls.forget(g.DeviceCodeHash) // a new grant starts with the times it was created with
 	}
@@ -45,8 +53,15 @@ func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) erro
 // GetDeviceGrantByUserCode returns the grant with that user code hash, in
 // any state.
 func (s *Store) GetDeviceGrantByUserCode(ctx context.Context, userCodeHash []byte) (store.DeviceGrant, error) {
+	rowid, found, err := s.userCodes.lookup(ctx, s, userCodeHash)
+	if err != nil {
+		return store.DeviceGrant{}, wrap("get device grant", err)
+	}
+	if !found {
+		return store.DeviceGrant{}, fmt.Errorf("sqlite: get device grant: %w", store.ErrNotFound)
+	}
 	g, err := scanDeviceGrant(s.reader.QueryRowContext(ctx,
-		`SELECT `+deviceGrantCols+` FROM device_grants WHERE user_code_hash = ?`, userCodeHash))
+		`SELECT `+deviceGrantCols+` FROM device_grants WHERE rowid = ? AND user_code_hash = ?`, rowid, userCodeHash))
 	if err != nil {
 		return store.DeviceGrant{}, wrap("get device grant", err)
 	}
@@ -89,13 +104,20 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCodeHash []byte, user
 	if approve {
 		status = store.DeviceApproved
 	}
+	rowid, found, err := s.userCodes.lookup(ctx, s, userCodeHash)
+	if err != nil {
+		return store.DeviceGrant{}, wrap("decide device grant", err)
+	}
+	if !found {
+		return store.DeviceGrant{}, fmt.Errorf("sqlite: decide device grant: %w", store.ErrNotFound)
+	}
 	// The common case is one statement; only a refusal needs a second look
 	// to say why. States only move forward, so that look cannot mislead.
 	g, err := scanDeviceGrant(s.writer.QueryRowContext(ctx, `UPDATE device_grants
 		SET status = ?, user_id = ?, decided_at = ?
-		WHERE user_code_hash = ? AND status = ? AND (expires_at IS NULL OR expires_at > ?)
+		WHERE rowid = ? AND user_code_hash = ? AND status = ? AND (expires_at IS NULL OR expires_at > ?)
 		RETURNING `+deviceGrantCols,
-		string(status), userID, now.UnixMicro(), userCodeHash, string(store.DevicePending), now.UnixMicro()))
+		string(status), userID, now.UnixMicro(), rowid, userCodeHash, string(store.DevicePending), now.UnixMicro()))
 	if err == nil {
 		s.polls.invalidate(g.DeviceCodeHash)
 		return s.polls.overlay(g), nil
@@ -106,7 +128,8 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCodeHash []byte, user
 		return store.DeviceGrant{}, wrap("decide device grant", err)
 	}
 	var cur store.DeviceGrantStatus
-	err = s.writer.QueryRowContext(ctx, `SELECT status FROM device_grants WHERE user_code_hash = ?`, userCodeHash).Scan(&cur)
+	err = s.writer.QueryRowContext(ctx, `SELECT status FROM device_grants WHERE rowid = ? AND user_code_hash = ?`,
+		rowid, userCodeHash).Scan(&cur)
 	switch {
 	case err != nil:
 		return store.DeviceGrant{}, wrap("decide device grant", err)

@@ -66,7 +66,8 @@ type Store struct {
 	rollbackTo     *sql.Stmt
 	release        *sql.Stmt
 
-	polls pollTracker // device grant poll times: see pollTracker
+	polls     pollTracker   // device grant poll times: see pollTracker
+	userCodes userCodeIndex // device grants by user code: see userCodeIndex
 
 	// sweep is where sweepTokens stopped in each token table.
 	sweep struct {
@@ -315,16 +316,11 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 		{"token_families", nowUS},
 		{"signing_keys", nowUS},
 	} {
-		res, err := s.writer.ExecContext(ctx, `DELETE FROM `+k.table+` WHERE rowid IN
-			(SELECT rowid FROM `+k.table+` WHERE expires_at < ? LIMIT ?)`, k.before, limit)
+		n, err := s.deleteExpired(ctx, k.table, k.before, limit)
 		if err != nil {
 			return total, wrap("delete expired "+k.table, err)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, wrap("delete expired "+k.table, err)
-		}
-		total += int(n)
+		total += n
 	}
 	for _, table := range []string{"access_tokens", "refresh_tokens"} {
 		if err := s.sweepTokens(ctx, table, tokenSweepPerLimit*int64(limit)); err != nil {
@@ -333,6 +329,37 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 	}
 	s.polls.prune(nowUS)
 	return total, nil
+}
+
+// deleteExpired removes at most limit rows of table whose expires_at is
+// before before; device grants leave the user code index with their row.
+func (s *Store) deleteExpired(ctx context.Context, table string, before int64, limit int) (int, error) {
+	query := `DELETE FROM ` + table + ` WHERE rowid IN
+		(SELECT rowid FROM ` + table + ` WHERE expires_at < ? LIMIT ?)`
+	if table != "device_grants" {
+		res, err := s.writer.ExecContext(ctx, query, before, limit)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
+	}
+	rows, err := s.writer.QueryContext(ctx, query+` RETURNING rowid, user_code_hash`, before, limit)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var rowid int64
+		var userCodeHash []byte
+		if err := rows.Scan(&rowid, &userCodeHash); err != nil {
+			return n, err
+		}
+		s.userCodes.remove(userCodeHash, rowid)
+		n++
+	}
+	return n, rows.Err()
 }
 
 // tokenSweepPerLimit is how many token rows each DeleteExpired looks at in

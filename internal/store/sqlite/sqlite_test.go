@@ -363,3 +363,52 @@ func TestTokensKeptByMigration5(t *testing.T) {
 		}
 	}
 }
+
+// TestUserCodeIndex: the in-memory user code index is rebuilt from the
+// table when the database is opened again, and a grant removed by
+// DeleteExpired leaves it, so its code can be given out again.
+func TestUserCodeIndex(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ssooidc.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.CreateDeviceGrant(ctx, grantN(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openTest(t, path)
+	for i := range 3 {
+		if g, err := s.GetDeviceGrantByUserCode(ctx, grantN(i).UserCodeHash); err != nil || string(g.DeviceCodeHash) != string(grantN(i).DeviceCodeHash) {
+			t.Errorf("after reopening, GetDeviceGrantByUserCode(%d) = %x, %v", i, g.DeviceCodeHash, err)
+		}
+	}
+	taken := grantN(10)
+	taken.UserCodeHash = grantN(1).UserCodeHash
+	if err := s.CreateDeviceGrant(ctx, taken); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("after reopening, a taken user code: %v, want ErrAlreadyExists", err)
+	}
+	if _, err := s.DecideDeviceGrant(ctx, grantN(2).UserCodeHash, "u1", true, t0); err != nil {
+		t.Errorf("DecideDeviceGrant after reopening: %v", err)
+	}
+
+	// Every grant expires at t0+10m.
+	if n, err := s.DeleteExpired(ctx, t0.Add(time.Hour), 0, 100); err != nil || n != 3 {
+		t.Fatalf("DeleteExpired = %d, %v; want 3", n, err)
+	}
+	if _, err := s.GetDeviceGrantByUserCode(ctx, grantN(1).UserCodeHash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetDeviceGrantByUserCode(deleted) error = %v, want ErrNotFound", err)
+	}
+	if len(s.userCodes.rows) != 0 {
+		t.Errorf("the index still holds %d grants", len(s.userCodes.rows))
+	}
+	if err := s.CreateDeviceGrant(ctx, taken); err != nil {
+		t.Errorf("the user code of a deleted grant: %v", err)
+	}
+}

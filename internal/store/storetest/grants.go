@@ -55,6 +55,12 @@ func testDeviceGrantDuplicate(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(want, getGrant(t, s, want), equateEmpty); diff != "" {
 		t.Errorf("grant after duplicates mismatch (-want +got):\n%s", diff)
 	}
+	// The rejected grant's own user code was not taken by it.
+	again := newDeviceGrant("g4", "c2")
+	again.UserCodeHash = sameDevice.UserCodeHash
+	if err := s.CreateDeviceGrant(ctx, again); err != nil {
+		t.Errorf("CreateDeviceGrant(the rejected grant's user code): %v", err)
+	}
 }
 
 func testDeviceGrantNotFound(t *testing.T, s store.Store) {

@@ -46,6 +46,44 @@ func testRaceRedeemDeviceGrant(t *testing.T, s store.Store) {
 	}
 }
 
+// testRaceCreateDeviceGrant: grants started at once with the same user code
+// (and their own device codes): exactly one is stored, and the code finds it.
+func testRaceCreateDeviceGrant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	grants := make([]store.DeviceGrant, racers)
+	for i := range grants {
+		grants[i] = newDeviceGrant(fmt.Sprintf("racer-%d", i), "c1")
+		grants[i].UserCodeHash = h("the-user-code")
+	}
+	errs := race(racers, func(i int) error { return s.CreateDeviceGrant(ctx, grants[i]) })
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner < 0:
+			winner = i
+		case err == nil:
+			t.Errorf("CreateDeviceGrant #%d and #%d both stored the same user code", winner, i)
+		case !errors.Is(err, store.ErrAlreadyExists):
+			t.Errorf("CreateDeviceGrant #%d error = %v, want nil or %v", i, err, store.ErrAlreadyExists)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no CreateDeviceGrant succeeded")
+	}
+	got, err := s.GetDeviceGrantByUserCode(ctx, h("the-user-code"))
+	if err != nil || string(got.DeviceCodeHash) != string(grants[winner].DeviceCodeHash) {
+		t.Errorf("GetDeviceGrantByUserCode = %x, %v; want the winner's grant %x", got.DeviceCodeHash, err, grants[winner].DeviceCodeHash)
+	}
+	for i, g := range grants {
+		if i == winner {
+			continue
+		}
+		if _, _, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, "c1", t0, time.Second); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("PollDeviceGrant(loser #%d) error = %v, want %v", i, err, store.ErrNotFound)
+		}
+	}
+}
+
 func testRaceConsumeAuthCode(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	code := newAuthCode("a1", "c1", "u1")

@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteExpiredLimit", testDeleteExpiredLimit},
 		{"Ping", testPing},
 		{"RaceRedeemDeviceGrant", testRaceRedeemDeviceGrant},
+		{"RaceCreateDeviceGrant", testRaceCreateDeviceGrant},
 		{"RaceConsumeAuthCode", testRaceConsumeAuthCode},
 		{"RaceRotateRefreshToken", testRaceRotateRefreshToken},
 		{"RacePollDeviceGrant", testRacePollDeviceGrant},
