@@ -45,7 +45,7 @@ func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) erro
 	})
 	s.userCodes.settle(g.UserCodeHash, rowid, err == nil)
 	if err == nil {
-		s.polls.forget(g.DeviceCodeHash) // a new grant starts with the times it was created with
+		s.polls.created(g, g.CreatedAt)
 	}
 	return err
 }

@@ -268,27 +268,44 @@ func (t *pollTracker) invalidateAll() {
 	}
 }
 
-// prune forgets the grants expired by nowUS. Their poll times no longer
-// matter (only a pending grant is ever told to slow down) and their rows
-// are answered from the database until DeleteExpired removes them.
+// prune forgets the grants expired by nowUS, and those whose client has
+// stopped polling: idlePolls intervals without a poll. Poll times no
+// longer matter then: only a pending grant is ever told to slow down, and
+// only when its poll comes less than an interval after the one before the
+// last; a grown interval is in the database. Their rows are answered from
+// the database.
 func (t *pollTracker) prune(nowUS int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k, st := range t.grants {
-		if st.expires != 0 && st.expires <= nowUS {
+		expired := st.expires != 0 && st.expires <= nowUS
+		idle := st.last != 0 && st.last < nowUS-idlePolls*st.interval
+		if expired || idle {
 			t.drop(k, st)
 		}
 	}
 }
 
-// forget drops one grant's entry.
-func (t *pollTracker) forget(deviceCodeHash []byte) {
+// created records a grant this process has just stored: any earlier entry
+// under its device code goes, and its row is kept (when there is room),
+// so that even its first poll reads nothing. No poll can have raced with
+// the insert: the device code was not handed out yet.
+func (t *pollTracker) created(g store.DeviceGrant, now time.Time) {
+	key := string(g.DeviceCodeHash)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.gen++
-	if st, ok := t.grants[string(deviceCodeHash)]; ok {
-		t.drop(string(deviceCodeHash), st)
+	if st, ok := t.grants[key]; ok {
+		t.drop(key, st)
 	}
+	if !keepable(g) || !t.room(now) {
+		return
+	}
+	if t.grants == nil {
+		t.grants = make(map[string]pollState)
+	}
+	t.grants[key] = pollState{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt),
+		row: t.keep(key, g)}
 }
 
 func (t *pollTracker) drop(key string, st pollState) {

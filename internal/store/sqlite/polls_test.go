@@ -71,41 +71,58 @@ func TestPollsInMemory(t *testing.T) {
 	}
 }
 
-// TestPollsPruned: the bookkeeping of a grant goes with its row.
+// TestPollsPruned: the bookkeeping of a grant goes with its row, and with
+// its client once that stops polling; a client that comes back is judged
+// as before.
 func TestPollsPruned(t *testing.T) {
 	ctx := t.Context()
 	s := openTest(t, filepath.Join(t.TempDir(), "ssooidc.db"))
-	for i := range 3 {
+	collectAt := t0.Add(30 * time.Minute)
+	for i := range 4 {
 		g := grantN(i)
-		if i == 2 {
-			g.ExpiresAt = t0.Add(time.Hour) // outlives the collection below
+		polled := t0
+		switch i {
+		case 2: // outlives the collection below and is still polled
+			g.ExpiresAt = t0.Add(time.Hour)
+			polled = collectAt.Add(-time.Second)
+		case 3: // outlives it, but its client stopped polling
+			g.ExpiresAt = t0.Add(time.Hour)
 		}
 		if err := s.CreateDeviceGrant(ctx, g); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, "c1", t0, time.Second); err != nil {
+		if _, _, err := s.PollDeviceGrant(ctx, g.DeviceCodeHash, "c1", polled, time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := len(s.polls.grants); n != 3 {
-		t.Fatalf("%d grants tracked, want 3", n)
+	if n := len(s.polls.grants); n != 4 {
+		t.Fatalf("%d grants tracked, want 4", n)
 	}
-	if _, err := s.DeleteExpired(ctx, t0.Add(30*time.Minute), time.Minute, 100); err != nil {
+	if _, err := s.DeleteExpired(ctx, collectAt, time.Minute, 100); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(s.polls.grants); n != 1 {
-		t.Errorf("%d grants tracked after collection, want 1", n)
+	if _, ok := s.polls.grants[string(grantN(2).DeviceCodeHash)]; !ok || len(s.polls.grants) != 1 {
+		t.Errorf("%d grants tracked after collection, want 1, the one still polled", len(s.polls.grants))
 	}
-	if _, _, err := s.PollDeviceGrant(ctx, grantN(0).DeviceCodeHash, "c1", t0, time.Second); err == nil {
+	if _, _, err := s.PollDeviceGrant(ctx, grantN(0).DeviceCodeHash, "c1", collectAt, time.Second); err == nil {
 		t.Errorf("poll of a collected grant: no error")
 	} else if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("poll of a collected grant: %v, want ErrNotFound", err)
 	}
+	// The idle client comes back: its row is read again, and two polls
+	// in a row are one too many, as for any grant.
+	for i, wantSlow := range []bool{false, false, true} {
+		g, out, err := s.PollDeviceGrant(ctx, grantN(3).DeviceCodeHash, "c1", collectAt.Add(time.Duration(i)*time.Millisecond), time.Second)
+		if err != nil || g.Status != store.DevicePending || out.SlowDown != wantSlow {
+			t.Errorf("poll %d of the idle grant: %s, slow down %v, %v; want pending, %v", i, g.Status, out.SlowDown, err, wantSlow)
+		}
+	}
 }
 
-// TestPendingRowKept: once seen pending, a grant's polls are answered from
-// memory — a change made behind this process's back is not seen — until
-// this process decides the grant, after which every poll sees the decision.
+// TestPendingRowKept: a grant this process started is kept from its
+// creation, so its polls are answered from memory — a change made behind
+// this process's back is not seen — until this process decides the grant,
+// after which every poll sees the decision.
 func TestPendingRowKept(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ssooidc.db")
@@ -123,6 +140,9 @@ func TestPendingRowKept(t *testing.T) {
 			t.Fatal(err)
 		}
 		return got
+	}
+	if s.polls.rows.Len() != 1 {
+		t.Fatalf("%d pending rows kept after the grant was created, want 1", s.polls.rows.Len())
 	}
 	first := poll(0)
 	if s.polls.rows.Len() != 1 {
@@ -227,11 +247,13 @@ func TestPendingRowsBounded(t *testing.T) {
 	if tr.rows.Len() != maxPendingRows || len(tr.grants) != maxPendingRows+10 {
 		t.Fatalf("rows %d of %d entries; want %d of %d", tr.rows.Len(), len(tr.grants), maxPendingRows, maxPendingRows+10)
 	}
-	tr.forget(row(0).DeviceCodeHash)
+	stored := row(0)
+	stored.Status = store.DeviceApproved // stored again, not pending: nothing to keep
+	tr.created(stored, t0)
 	tr.invalidate(row(1).DeviceCodeHash)
 	tr.invalidate(row(maxPendingRows + 5).DeviceCodeHash) // never kept
 	if tr.rows.Len() != maxPendingRows-2 {
-		t.Errorf("rows %d after forget and invalidate, want %d", tr.rows.Len(), maxPendingRows-2)
+		t.Errorf("rows %d after a new grant and invalidations, want %d", tr.rows.Len(), maxPendingRows-2)
 	}
 	// A read that began before an invalidation is not kept.
 	gen := tr.generation()
