@@ -72,6 +72,11 @@ func (s *Store) GetDeviceGrantByUserCode(ctx context.Context, userCodeHash []byt
 // it is after the poll; see store.DeviceGrants. The grant is read from the
 // database; the poll itself is recorded in memory (see pollTracker).
 func (s *Store) PollDeviceGrant(ctx context.Context, deviceCodeHash []byte, clientID string, now time.Time, slowDownStep time.Duration) (store.DeviceGrant, store.PollOutcome, error) {
+	select {
+	case <-s.closing: // kept rows would still answer
+		return store.DeviceGrant{}, store.PollOutcome{}, wrap("poll device grant", errClosed)
+	default:
+	}
 	g, slow, ok := s.polls.pollPending(deviceCodeHash, clientID, now, slowDownStep)
 	if !ok {
 		gen := s.polls.generation()
