@@ -209,8 +209,13 @@ func (t *pollTracker) room(now time.Time) bool {
 }
 
 // dropRow forgets the kept row of the grant key, whose state is st.
+// A grant never polled has nothing else to remember: its entry goes too.
 func (t *pollTracker) dropRow(key string, st pollState) {
 	t.removeRow(st.row)
+	if st.last == 0 {
+		delete(t.grants, key)
+		return
+	}
 	st.row = nil
 	t.grants[key] = st
 }

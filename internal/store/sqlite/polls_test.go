@@ -298,6 +298,19 @@ func TestPendingRowsBounded(t *testing.T) {
 	if tr.rows.Len() != 0 || len(tr.grants) != 0 || len(tr.shapes) != 0 {
 		t.Errorf("after expiry: rows %d of %d entries, %d shapes; want none", tr.rows.Len(), len(tr.grants), len(tr.shapes))
 	}
+
+	// Grants started and never polled: a row each while there is room,
+	// then the oldest gives way, and nothing else is remembered of it.
+	for i := range maxPendingRows + 100 {
+		tr.created(row(100_000+i), t0)
+	}
+	if tr.rows.Len() != maxPendingRows || len(tr.grants) != maxPendingRows {
+		t.Errorf("after starting more grants than the bound: rows %d of %d entries; want %d of %d",
+			tr.rows.Len(), len(tr.grants), maxPendingRows, maxPendingRows)
+	}
+	if _, ok := tr.grants[string(row(100_000).DeviceCodeHash)]; ok {
+		t.Errorf("the oldest never-polled grant is still tracked")
+	}
 }
 
 // TestLockServing: one process at a time serves a database; the claim ends
