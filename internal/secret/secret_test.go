@@ -159,6 +159,42 @@ func TestOrderedHash(t *testing.T) {
 	}
 }
 
+// FuzzOrderedHash: whatever a client presents, OrderedHash never panics
+// and gives either the value's issue time and keyed hash (an ordered
+// token: prefix, then 54 base64url characters) or the keyed hash of the
+// whole value — never another value's hash.
+func FuzzOrderedHash(f *testing.F) {
+	k, err := New(bytes.Repeat([]byte{5}, KeySize))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(OrderedToken("sso_rt_", time.Date(2026, 11, 28, 7, 0, 0, 0, time.UTC)))
+	f.Add(Token("sso_rt_"))
+	f.Add("sso_rt_" + strings.Repeat("_", orderedBodyLen))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, value string) {
+		got := k.OrderedHash("refresh-token", "sso_rt_", value)
+		whole := freshHash(k, "refresh-token", value)
+		switch len(got) {
+		case len(whole):
+			if !bytes.Equal(got, whole) {
+				t.Fatalf("OrderedHash(%q) = %x, want the whole value's hash", value, got)
+			}
+		case orderLen + len(whole):
+			body, ok := strings.CutPrefix(value, "sso_rt_")
+			if !ok || len(body) != orderedBodyLen {
+				t.Fatalf("OrderedHash(%q) = %x: the time and hash of a value that is no ordered token", value, got)
+			}
+			issued, err := base64.RawURLEncoding.DecodeString(body[:11])
+			if err != nil || !bytes.Equal(got[:orderLen], issued) || !bytes.Equal(got[orderLen:], whole) {
+				t.Fatalf("OrderedHash(%q) = %x: not its issue time and keyed hash", value, got)
+			}
+		default:
+			t.Fatalf("OrderedHash(%q) is %d bytes", value, len(got))
+		}
+	})
+}
+
 func mustDecode(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := base64.RawURLEncoding.DecodeString(s)
