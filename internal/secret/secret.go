@@ -110,16 +110,21 @@ func (k *Keys) Fingerprint() string { return k.fingerprint }
 // Hash returns the keyed hash of value for a purpose ("device", "user",
 // "access", …); the purpose keeps a value of one kind from matching another.
 func (k *Keys) Hash(purpose, value string) []byte {
+	return k.appendHash(nil, purpose, value)
+}
+
+// appendHash appends Hash(purpose, value) to dst.
+func (k *Keys) appendHash(dst []byte, purpose, value string) []byte {
 	h := k.hashers.Get().(*hasher)
 	h.mac.Reset()
 	h.buf = append(append(append(h.buf[:0], purpose...), 0), value...)
 	h.mac.Write(h.buf)
-	sum := h.mac.Sum(nil)
+	dst = h.mac.Sum(dst)
 	if cap(h.buf) > maxPooledInput {
 		h.buf = nil
 	}
 	k.hashers.Put(h)
-	return sum
+	return dst
 }
 
 // Seal encrypts plaintext; additional data binds it to its context (a row id).
@@ -177,12 +182,12 @@ func (k *Keys) OrderedHash(purpose, prefix, token string) []byte {
 	if !ok || len(body) != orderedBodyLen {
 		return k.Hash(purpose, token)
 	}
-	var issued [orderLen]byte
+	stored := make([]byte, orderLen, orderLen+sha256.Size)
 	// The first 11 characters hold the first 8 bytes (66 bits).
-	if n, err := base64.RawURLEncoding.Decode(issued[:], []byte(body[:11])); err != nil || n != orderLen {
+	if n, err := base64.RawURLEncoding.Decode(stored, []byte(body[:11])); err != nil || n != orderLen {
 		return k.Hash(purpose, token)
 	}
-	return append(issued[:], k.Hash(purpose, token)...)
+	return k.appendHash(stored, purpose, token)
 }
 
 // ID returns a random identifier of n bytes, base64url encoded.
