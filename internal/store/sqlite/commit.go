@@ -2,8 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
 	"runtime"
 
 	sqlitedriver "modernc.org/sqlite"
@@ -33,7 +34,7 @@ const maxBatch = 64
 // writeFunc runs one write on tx. It may return keep(err): the writes
 // stand and err is the caller's answer (a detected refresh token reuse
 // revokes the family and reports ErrReused).
-type writeFunc func(ctx context.Context, tx *sql.Tx) error
+type writeFunc func(ctx context.Context, tx *wtx) error
 
 type keptError struct{ err error }
 
@@ -75,6 +76,7 @@ func (s *Store) write(ctx context.Context, multi bool, fn writeFunc) error {
 // goroutines queue theirs, and runs all that are waiting together.
 func (s *Store) commitLoop() {
 	defer close(s.committerDone)
+	defer s.closeWriteStmts()
 	batch := make([]*writeJob, 0, maxBatch)
 	for {
 		var first *writeJob
@@ -138,52 +140,97 @@ func (s *Store) runTogether(jobs []*writeJob) bool {
 		}
 		return true
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
+	conn, err := s.writer.Conn(ctx)
 	if err != nil {
 		return finishAll(err)
 	}
+	defer conn.Close()
+	var done bool
+	err = conn.Raw(func(dc any) error {
+		t, err := s.begin(ctx, dc)
+		if err != nil {
+			done = finishAll(err)
+			return nil
+		}
+		done = s.runIn(ctx, t, jobs, finishAll)
+		return nil
+	})
+	if err != nil {
+		return finishAll(err)
+	}
+	return done
+}
+
+// begin starts a group commit's transaction on the writer's driver
+// connection dc, preparing the statements on it the first time.
+func (s *Store) begin(ctx context.Context, dc any) (*wtx, error) {
+	conn, ok := dc.(rawConn)
+	if !ok {
+		return nil, fmt.Errorf("sqlite: the driver's connection is a %T", dc)
+	}
+	t := &s.batch
+	if t.stmts == nil || t.stmts.conn != conn {
+		// A new connection (the first, or one database/sql replaced
+		// after an error, taking the old one's statements with it).
+		ws, err := prepareWriteStmts(ctx, conn)
+		if err != nil {
+			return nil, err
+		}
+		t.conn, t.stmts = conn, ws
+	}
+	tx, err := conn.BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
+		return nil, err
+	}
+	t.tx = tx
+	return t, nil
+}
+
+// runIn runs jobs in t; see runTogether.
+func (s *Store) runIn(ctx context.Context, t *wtx, jobs []*writeJob, finishAll func(error) bool) bool {
 	shared := len(jobs) > 1
-	exec := func(st *sql.Stmt) error {
-		_, err := tx.StmtContext(ctx, st).ExecContext(ctx)
+	exec := func(st rawStmt) error {
+		_, err := t.exec(ctx, st)
 		return err
 	}
 	errs := make([]error, len(jobs))
 	for i, j := range jobs {
 		savepoint := shared && j.multi
 		if savepoint {
-			if err := exec(s.savepoint); err != nil {
-				tx.Rollback()
+			if err := exec(t.stmts.savepoint); err != nil {
+				t.tx.Rollback()
 				return !shared && finishAll(err)
 			}
 		}
-		err := j.fn(context.WithoutCancel(j.ctx), tx)
+		err := j.fn(context.WithoutCancel(j.ctx), t)
 		_, kept := err.(*keptError)
 		switch {
 		case err == nil || kept:
 			if savepoint {
-				if err := exec(s.release); err != nil {
-					tx.Rollback()
+				if err := exec(t.stmts.release); err != nil {
+					t.tx.Rollback()
 					return false
 				}
 			}
 		case !answerOnly(err):
 			// SQLite may have rolled the whole transaction back.
-			tx.Rollback()
+			t.tx.Rollback()
 			return !shared && finishAll(err)
 		case savepoint:
-			if exec(s.rollbackTo) != nil || exec(s.release) != nil {
-				tx.Rollback()
+			if exec(t.stmts.rollbackTo) != nil || exec(t.stmts.release) != nil {
+				t.tx.Rollback()
 				return false
 			}
 		case j.multi:
 			// Alone, so the transaction is this write's: undo all of it.
-			tx.Rollback()
+			t.tx.Rollback()
 			return finishAll(err)
 		}
 		// A single statement that failed a constraint was undone by SQLite.
 		errs[i] = err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := t.tx.Commit(); err != nil {
+		t.tx.Rollback() // a failed COMMIT may leave the transaction open
 		return finishAll(err)
 	}
 	s.kickCheckpoint()
@@ -191,6 +238,27 @@ func (s *Store) runTogether(jobs []*writeJob) bool {
 		j.finish(errs[i])
 	}
 	return true
+}
+
+// closeWriteStmts finalizes the committer's statements on their
+// connection, so that closing the writer closes the database file.
+func (s *Store) closeWriteStmts() {
+	ws := s.batch.stmts
+	if ws == nil {
+		return
+	}
+	s.batch = wtx{}
+	conn, err := s.writer.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	conn.Raw(func(dc any) error {
+		if dc == any(ws.conn) {
+			ws.close()
+		}
+		return nil
+	})
 }
 
 func (j *writeJob) finish(err error) {

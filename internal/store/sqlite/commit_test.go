@@ -28,8 +28,8 @@ func grantN(i int) store.DeviceGrant {
 
 // insertJob is a write job that inserts g, as CreateDeviceGrant does.
 func insertJob(s *Store, g store.DeviceGrant) *writeJob {
-	return &writeJob{ctx: context.Background(), done: make(chan struct{}), fn: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, s.insertGrant).ExecContext(ctx,
+	return &writeJob{ctx: context.Background(), done: make(chan struct{}), fn: func(ctx context.Context, tx *wtx) error {
+		_, err := tx.exec(ctx, tx.stmts.insertGrant,
 			g.DeviceCodeHash, g.UserCodeHash, g.ClientID, list(g.Scopes), g.StartURL, string(g.Status),
 			g.Interval.Microseconds(), micros(g.CreatedAt), micros(g.ExpiresAt), micros(g.LastPollAt),
 			micros(g.PrevPollAt), g.UserID, micros(g.DecidedAt), g.RequestIP, g.RequestUserAgent)
@@ -62,13 +62,13 @@ func TestGroupCommitIsolates(t *testing.T) {
 	}
 	dup := grantN(1)
 	dup.DeviceCodeHash = grantN(0).DeviceCodeHash // taken
-	partial := &writeJob{ctx: ctx, multi: true, done: make(chan struct{}), fn: func(ctx context.Context, tx *sql.Tx) error {
+	partial := &writeJob{ctx: ctx, multi: true, done: make(chan struct{}), fn: func(ctx context.Context, tx *wtx) error {
 		if err := insertJob(s, grantN(2)).fn(ctx, tx); err != nil {
 			return err
 		}
 		return insertJob(s, grantN(0)).fn(ctx, tx) // taken: the first insert must go too
 	}}
-	kept := &writeJob{ctx: ctx, multi: true, done: make(chan struct{}), fn: func(ctx context.Context, tx *sql.Tx) error {
+	kept := &writeJob{ctx: ctx, multi: true, done: make(chan struct{}), fn: func(ctx context.Context, tx *wtx) error {
 		if err := insertJob(s, grantN(3)).fn(ctx, tx); err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func TestGroupCommitIsolates(t *testing.T) {
 	// write is run again alone, so only the failing one fails.
 	boom := errors.New("boom")
 	var runs int
-	bad := &writeJob{ctx: ctx, done: make(chan struct{}), fn: func(context.Context, *sql.Tx) error { runs++; return boom }}
+	bad := &writeJob{ctx: ctx, done: make(chan struct{}), fn: func(context.Context, *wtx) error { runs++; return boom }}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	gone := insertJob(s, grantN(8))

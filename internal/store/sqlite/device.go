@@ -33,8 +33,8 @@ func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) erro
 	}
 	// The hot write of StartDeviceAuthorization: group-committed.
 	var rowid int64
-	err := s.write(ctx, false, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.insertGrant).ExecContext(ctx,
+	err := s.write(ctx, false, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.exec(ctx, tx.stmts.insertGrant,
 			g.DeviceCodeHash, g.UserCodeHash, g.ClientID, list(g.Scopes), g.StartURL, string(g.Status),
 			g.Interval.Microseconds(), micros(g.CreatedAt), micros(g.ExpiresAt), micros(g.LastPollAt),
 			micros(g.PrevPollAt), g.UserID, micros(g.DecidedAt), g.RequestIP, g.RequestUserAgent)
@@ -149,34 +149,29 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCodeHash []byte, user
 // in one transaction; store.ErrConsumed if the grant is not approved (or
 // already redeemed), store.ErrNotFound if there is none.
 func (s *Store) RedeemDeviceGrant(ctx context.Context, deviceCodeHash []byte, tokens store.TokenSet) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap("redeem device grant", err)
-	}
-	defer tx.Rollback() // after Commit, a no-op
-	res, err := tx.ExecContext(ctx, `UPDATE device_grants SET status = ? WHERE device_code_hash = ? AND status = ?`,
-		string(store.DeviceRedeemed), deviceCodeHash, string(store.DeviceApproved))
-	if err != nil {
-		return wrap("redeem device grant", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("redeem device grant", err)
-	} else if n == 0 {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM device_grants WHERE device_code_hash = ?)`,
-			deviceCodeHash).Scan(&exists); err != nil {
-			return wrap("redeem device grant", err)
+	const op = "redeem device grant"
+	return s.write(ctx, true, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE device_grants SET status = ? WHERE device_code_hash = ? AND status = ?`,
+			string(store.DeviceRedeemed), deviceCodeHash, string(store.DeviceApproved))
+		if err != nil {
+			return wrap(op, err)
 		}
-		if !exists {
-			return fmt.Errorf("sqlite: redeem device grant: %w", store.ErrNotFound)
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap(op, err)
+		} else if n == 0 {
+			var exists bool
+			if err := tx.queryRowSQL(ctx, `SELECT EXISTS (SELECT 1 FROM device_grants WHERE device_code_hash = ?)`,
+				[]any{deviceCodeHash}, &exists); err != nil {
+				return wrap(op, err)
+			}
+			if !exists {
+				return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+			}
+			return fmt.Errorf("sqlite: %s: %w", op, store.ErrConsumed)
 		}
-		return fmt.Errorf("sqlite: redeem device grant: %w", store.ErrConsumed)
-	}
-	if err := insertFamily(ctx, tx, tokens.Family); err != nil {
-		return wrap("redeem device grant", err)
-	}
-	if err := s.insertPair(ctx, tx, tokens.Family.ID, tokens); err != nil {
-		return wrap("redeem device grant", err)
-	}
-	return wrap("redeem device grant", tx.Commit())
+		if err := insertFamily(ctx, tx, tokens.Family); err != nil {
+			return wrap(op, err)
+		}
+		return wrap(op, insertPair(ctx, tx, tokens.Family.ID, tokens))
+	})
 }

@@ -289,7 +289,7 @@ func (s *Store) AppendAuditEvents(ctx context.Context, events []store.AuditEvent
 	if len(events) == 0 {
 		return nil
 	}
-	return wrap("append audit events", s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("append audit events", s.write(ctx, true, func(ctx context.Context, tx *wtx) error {
 		args := make([]any, 0, 7*min(len(events), auditRowsPerInsert))
 		for rest := events; len(rest) > 0; {
 			chunk := rest[:min(len(rest), auditRowsPerInsert)]

@@ -51,20 +51,13 @@ type Store struct {
 	path      string   // the database file, absolute
 	serveLock *os.File // held while this process serves the database: LockServing
 
-	// Hot paths, prepared once per connection rather than per call.
-	getClient      *sql.Stmt
-	getAccess      *sql.Stmt
-	getRefresh     *sql.Stmt
-	getGrant       *sql.Stmt
-	getUser        *sql.Stmt
-	rotationLookup *sql.Stmt
-	insertGrant    *sql.Stmt
-	insertAccess   *sql.Stmt
-	insertRefresh  *sql.Stmt
-	markRotated    *sql.Stmt
-	savepoint      *sql.Stmt
-	rollbackTo     *sql.Stmt
-	release        *sql.Stmt
+	// Hot reads, prepared once per connection rather than per call (the
+	// hot writes are the committer's: see wtx).
+	getClient  *sql.Stmt
+	getAccess  *sql.Stmt
+	getRefresh *sql.Stmt
+	getGrant   *sql.Stmt
+	getUser    *sql.Stmt
 
 	polls     pollTracker   // device grant poll times: see pollTracker
 	userCodes userCodeIndex // device grants by user code: see userCodeIndex
@@ -77,6 +70,7 @@ type Store struct {
 
 	// The committer (commit.go) and the checkpointer (checkpoint.go).
 	jobs             chan *writeJob
+	batch            wtx        // the committer's, reused by every group commit
 	commitGate       sync.Mutex // held by each group commit, and by a checkpoint that must start the WAL over
 	closing          chan struct{}
 	committerDone    chan struct{} // nil until it runs
@@ -175,31 +169,18 @@ func dsn(path string, readOnly bool) string {
 
 func (s *Store) prepare(ctx context.Context) error {
 	for _, p := range []struct {
-		db    *sql.DB
 		stmt  **sql.Stmt
 		query string
 	}{
-		{s.reader, &s.getClient, `SELECT ` + clientCols + ` FROM clients WHERE id = ?`},
-		{s.reader, &s.getAccess, `SELECT a.hash, a.family_id, a.created_at, a.expires_at, ` + familyCols + `
+		{&s.getClient, `SELECT ` + clientCols + ` FROM clients WHERE id = ?`},
+		{&s.getAccess, `SELECT a.hash, a.family_id, a.created_at, a.expires_at, ` + familyCols + `
 			FROM access_tokens a JOIN token_families f ON f.id = a.family_id WHERE a.hash = ?`},
-		{s.reader, &s.getRefresh, `SELECT ` + refreshCols + `, ` + familyCols + `
+		{&s.getRefresh, `SELECT ` + refreshCols + `, ` + familyCols + `
 			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id WHERE r.hash = ?`},
-		{s.reader, &s.getGrant, `SELECT ` + deviceGrantCols + ` FROM device_grants WHERE device_code_hash = ?`},
-		{s.reader, &s.getUser, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
-		{s.writer, &s.rotationLookup, `SELECT ` + refreshCols + `, ` + familyCols + `, u.id IS NULL, coalesce(u.disabled, 0)
-			FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id LEFT JOIN users u ON u.id = f.user_id
-			WHERE r.hash = ?`},
-		{s.writer, &s.insertGrant, `INSERT INTO device_grants (` + deviceGrantCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{s.writer, &s.insertAccess, `INSERT INTO access_tokens (hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)`},
-		{s.writer, &s.insertRefresh, `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, rotated_at)
-			VALUES (?, ?, ?, ?, ?)`},
-		{s.writer, &s.markRotated, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?`},
-		{s.writer, &s.savepoint, `SAVEPOINT write`},
-		{s.writer, &s.rollbackTo, `ROLLBACK TO write`},
-		{s.writer, &s.release, `RELEASE write`},
+		{&s.getGrant, `SELECT ` + deviceGrantCols + ` FROM device_grants WHERE device_code_hash = ?`},
+		{&s.getUser, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
 	} {
-		stmt, err := p.db.PrepareContext(ctx, p.query)
+		stmt, err := s.reader.PrepareContext(ctx, p.query)
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
@@ -223,8 +204,7 @@ func (s *Store) Close() error {
 		<-s.checkpointerDone
 	}
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.getClient, s.getAccess, s.getRefresh, s.getGrant, s.getUser, s.rotationLookup,
-		s.insertGrant, s.insertAccess, s.insertRefresh, s.markRotated, s.savepoint, s.rollbackTo, s.release} {
+	for _, stmt := range []*sql.Stmt{s.getClient, s.getAccess, s.getRefresh, s.getGrant, s.getUser} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

@@ -39,12 +39,12 @@ func insertFamily(ctx context.Context, db execer, f store.TokenFamily) error {
 // insertPair writes the access and refresh token of ts into familyID,
 // whatever FamilyID the tokens carry: a pair always joins the family it
 // was issued for.
-func (s *Store) insertPair(ctx context.Context, tx *sql.Tx, familyID string, ts store.TokenSet) error {
-	if _, err := tx.StmtContext(ctx, s.insertAccess).ExecContext(ctx,
+func insertPair(ctx context.Context, tx *wtx, familyID string, ts store.TokenSet) error {
+	if _, err := tx.exec(ctx, tx.stmts.insertAccess,
 		ts.Access.Hash, familyID, micros(ts.Access.CreatedAt), micros(ts.Access.ExpiresAt)); err != nil {
 		return err
 	}
-	_, err := tx.StmtContext(ctx, s.insertRefresh).ExecContext(ctx,
+	_, err := tx.exec(ctx, tx.stmts.insertRefresh,
 		ts.Refresh.Hash, familyID, micros(ts.Refresh.CreatedAt), micros(ts.Refresh.ExpiresAt),
 		micros(ts.Refresh.RotatedAt))
 	return err
@@ -84,37 +84,30 @@ func (s *Store) GetAuthCode(ctx context.Context, codeHash []byte) (store.AuthCod
 // transaction; a second use revokes the family the first issued and returns
 // store.ErrConsumed (RFC 6749 §4.1.2). Expiry is the caller's check.
 func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time, tokens store.TokenSet) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap("consume auth code", err)
-	}
-	defer tx.Rollback() // after Commit, a no-op
-	var consumedAt time.Time
-	var familyID string
-	if err := tx.QueryRowContext(ctx, `SELECT consumed_at, family_id FROM auth_codes WHERE code_hash = ?`, codeHash).
-		Scan(timeCol{&consumedAt}, &familyID); err != nil {
-		return wrap("consume auth code", err)
-	}
-	if !consumedAt.IsZero() {
-		if _, err := revokeFamily(ctx, tx, familyID, now); err != nil {
-			return wrap("consume auth code", err)
+	const op = "consume auth code"
+	return s.write(ctx, true, func(ctx context.Context, tx *wtx) error {
+		var consumedAt time.Time
+		var familyID string
+		if err := tx.queryRowSQL(ctx, `SELECT consumed_at, family_id FROM auth_codes WHERE code_hash = ?`,
+			[]any{codeHash}, timeCol{&consumedAt}, &familyID); err != nil {
+			return wrap(op, err)
 		}
-		if err := tx.Commit(); err != nil {
-			return wrap("consume auth code", err)
+		if !consumedAt.IsZero() {
+			if _, err := revokeFamily(ctx, tx, familyID, now); err != nil {
+				return wrap(op, err)
+			}
+			// The revocation stands: it is committed with the batch.
+			return keep(fmt.Errorf("sqlite: %s: %w", op, store.ErrConsumed))
 		}
-		return fmt.Errorf("sqlite: consume auth code: %w", store.ErrConsumed)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE auth_codes SET consumed_at = ?, family_id = ? WHERE code_hash = ?`,
-		now.UnixMicro(), tokens.Family.ID, codeHash); err != nil {
-		return wrap("consume auth code", err)
-	}
-	if err := insertFamily(ctx, tx, tokens.Family); err != nil {
-		return wrap("consume auth code", err)
-	}
-	if err := s.insertPair(ctx, tx, tokens.Family.ID, tokens); err != nil {
-		return wrap("consume auth code", err)
-	}
-	return wrap("consume auth code", tx.Commit())
+		if _, err := tx.ExecContext(ctx, `UPDATE auth_codes SET consumed_at = ?, family_id = ? WHERE code_hash = ?`,
+			now.UnixMicro(), tokens.Family.ID, codeHash); err != nil {
+			return wrap(op, err)
+		}
+		if err := insertFamily(ctx, tx, tokens.Family); err != nil {
+			return wrap(op, err)
+		}
+		return wrap(op, insertPair(ctx, tx, tokens.Family.ID, tokens))
+	})
 }
 
 // Tokens.
@@ -149,12 +142,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 	const op = "rotate refresh token"
 	now = utc(now) // compare at the precision the store keeps
 	var fam store.TokenFamily
-	err := s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, true, func(ctx context.Context, tx *wtx) error {
 		var old store.RefreshToken
 		var userGone, userDisabled bool
 		fam = store.TokenFamily{}
-		err := tx.StmtContext(ctx, s.rotationLookup).QueryRowContext(ctx, oldHash).
-			Scan(append(append(refreshDest(&old), familyDest(&fam)...), &userGone, &userDisabled)...)
+		err := tx.queryRow(ctx, tx.stmts.rotationLookup, []any{oldHash},
+			append(append(refreshDest(&old), familyDest(&fam)...), &userGone, &userDisabled)...)
 		switch {
 		case errors.Is(err, sql.ErrNoRows) || err == nil && fam.ClientID != clientID:
 			fam = store.TokenFamily{}
@@ -183,7 +176,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 
 		switch {
 		case old.RotatedAt.IsZero():
-			if _, err := tx.StmtContext(ctx, s.markRotated).ExecContext(ctx, now.UnixMicro(), oldHash); err != nil {
+			if _, err := tx.exec(ctx, tx.stmts.markRotated, now.UnixMicro(), oldHash); err != nil {
 				return wrap(op, err)
 			}
 		case grace > 0 && now.Sub(old.RotatedAt) <= grace:
@@ -196,7 +189,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 			// The revocation stands: it is committed with the batch.
 			return keep(fmt.Errorf("sqlite: %s: %w", op, store.ErrReused))
 		}
-		return wrap(op, s.insertPair(ctx, tx, fam.ID, mint(fam)))
+		return wrap(op, insertPair(ctx, tx, fam.ID, mint(fam)))
 	})
 	switch {
 	case err == nil, errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrReused),
