@@ -91,7 +91,7 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "load before measuring starts")
 	fs.Int64Var(&o.n, "n", 0, "stop after this many measured requests (0: no limit)")
 	fs.Float64Var(&o.rate, "rate", 0, "open-loop: requests per second in total (0: closed loop)")
-	fs.IntVar(&o.pid, "pid", 0, "server process id: report its peak RSS and CPU use from /proc")
+	fs.IntVar(&o.pid, "pid", 0, "server process id: report its peak RSS during the run and its CPU use, from /proc")
 	fs.IntVar(&o.grants, "grants", 8000, "pending: live grants to create and poll")
 	fs.Float64Var(&o.guard, "guard", 0.25, "pending: extra spacing between a grant's polls, as a fraction of its interval")
 	fs.StringVar(&o.user, "user", "demo", "refresh: user who approves the grants")
@@ -185,6 +185,9 @@ func (r *result) print(w io.Writer) {
 	if r.Server != nil {
 		cpu = fmt.Sprintf("%.0f%%", r.Server.CPUPct)
 		rss = fmt.Sprintf("%.1f MiB", r.Server.PeakRSSMiB)
+		if r.Server.PeakSinceStart {
+			rss += " (since process start)"
+		}
 	}
 	errs := 0
 	for _, n := range r.Errors {

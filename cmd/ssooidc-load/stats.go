@@ -148,14 +148,16 @@ func cpuBusy(n int) (time.Duration, bool) {
 // procWatch samples a process every period until stopped, keeping the
 // largest resident set seen.
 type procWatch struct {
-	pid      int
-	mu       sync.Mutex
-	maxRSS   int64
-	first    procSample
-	firstAt  time.Time
-	stop     context.CancelFunc
-	done     chan struct{}
-	firstErr error
+	pid    int
+	mu     sync.Mutex
+	maxRSS int64
+	first  procSample
+	// peakReset: the process's peak RSS was started over with the run.
+	peakReset bool
+	firstAt   time.Time
+	stop      context.CancelFunc
+	done      chan struct{}
+	firstErr  error
 
 	cpu      int           // the CPU the process is pinned to, or -1
 	coreBusy time.Duration // that CPU's busy time at the start
@@ -163,6 +165,10 @@ type procWatch struct {
 
 func watchProc(ctx context.Context, pid int, period time.Duration) *procWatch {
 	w := &procWatch{pid: pid, done: make(chan struct{})}
+	// Start the peak (VmHWM) over, so that it is this run's and not an
+	// earlier one's on the same server (Linux: clear_refs "5"; allowed for
+	// a process of the same user).
+	w.peakReset = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) == nil
 	w.first, w.firstErr = readProc(pid)
 	w.firstAt = time.Now()
 	w.cpu = pinnedCPU(pid)
@@ -197,10 +203,13 @@ func watchProc(ctx context.Context, pid int, period time.Duration) *procWatch {
 
 // serverStats is the "server" member of a result.
 type serverStats struct {
-	PID        int     `json:"pid"`
-	PeakRSSMiB float64 `json:"peak_rss_mib"` // VmHWM: the peak since the process started
-	MaxRSSMiB  float64 `json:"max_rss_mib"`  // the largest VmRSS sampled during the run
-	CPUPct     float64 `json:"cpu_pct"`      // CPU time used during the run / wall time
+	PID int `json:"pid"`
+	// VmHWM: the peak since the run started, or since the process did
+	// when that could not be reset (PeakSinceStart).
+	PeakRSSMiB     float64 `json:"peak_rss_mib"`
+	PeakSinceStart bool    `json:"peak_since_process_start,omitempty"`
+	MaxRSSMiB      float64 `json:"max_rss_mib"` // the largest VmRSS sampled during the run
+	CPUPct         float64 `json:"cpu_pct"`     // CPU time used during the run / wall time
 	// CPU time per answered request, in microseconds: a figure the
 	// neighbours' load on a shared machine moves much less than req/s.
 	CPUPerReqUS float64 `json:"cpu_us_per_request,omitempty"`
@@ -232,13 +241,14 @@ func (w *procWatch) finish() (serverStats, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return serverStats{
-		CPU:        w.cpu,
-		OthersPct:  others,
-		PID:        w.pid,
-		PeakRSSMiB: float64(last.hwmKiB) / 1024,
-		MaxRSSMiB:  float64(max(w.maxRSS, last.rssKiB)) / 1024,
-		CPUPct:     100 * float64(last.cpu-w.first.cpu) / float64(wall),
-		cpu:        last.cpu - w.first.cpu,
+		CPU:            w.cpu,
+		OthersPct:      others,
+		PID:            w.pid,
+		PeakRSSMiB:     float64(last.hwmKiB) / 1024,
+		PeakSinceStart: !w.peakReset,
+		MaxRSSMiB:      float64(max(w.maxRSS, last.rssKiB)) / 1024,
+		CPUPct:         100 * float64(last.cpu-w.first.cpu) / float64(wall),
+		cpu:            last.cpu - w.first.cpu,
 	}, nil
 }
 

@@ -171,6 +171,10 @@ type recorder struct {
 
 func (r recorder) Record(ctx context.Context, e audit.Event) {
 	r.metrics.events.WithLabelValues(string(e.Type)).Inc()
+	r.sink.add(ctx, e)
+	if !r.log.Enabled(ctx, slog.LevelInfo) {
+		return // the record's attributes cost an allocation per event
+	}
 	attrs := []slog.Attr{slog.String("event", string(e.Type))}
 	if info := reqinfo.From(ctx); info.ID != "" {
 		attrs = append(attrs, slog.String("request_id", info.ID), slog.String("client_ip", info.ClientIP))
@@ -185,5 +189,4 @@ func (r recorder) Record(ctx context.Context, e audit.Event) {
 		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
 	r.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
-	r.sink.add(ctx, e)
 }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	lru "container/list"
 	"slices"
 	"strings"
 	"sync"
@@ -37,103 +36,143 @@ import (
 // sweep), so the map never holds more than the live grants.
 type pollTracker struct {
 	mu     sync.Mutex
-	grants map[string]pollState // by device code hash
+	grants map[string]*pollEntry // by device code hash
 	// gen counts invalidations: a row read from the database is kept only
 	// if no grant changed between the read's start and the keeping.
 	gen uint64
-	// rows holds the kept rows (*keptRow), least recently polled first.
-	rows   lru.List
-	shapes map[string]*grantShape // by client, start URL and scopes
+	// rows lists the entries with a kept row, least recently polled first.
+	rows   keptRows
+	shapes map[shapeKey]*grantShape
+}
+
+// pollEntry is one grant's bookkeeping, in unix microseconds (0: none),
+// and its kept row when it has one: one allocation, found by the map.
+type pollEntry struct {
+	last, prev int64
+	interval   int64 // the interval as this process last set it
+	expires    int64 // the grant's expiry, for pruning
+
+	row          keptRow
+	older, newer *pollEntry // neighbours in rows, while the row is kept
 }
 
 // keptRow is a pending grant's row (poll times and interval aside, which
-// are its pollState's), in less than half the memory of a DeviceGrant:
-// times in unix microseconds, and what a client's grants share — client,
-// scopes, start URL — held once in a shared grantShape. A pending grant
-// has no user or decision yet.
+// are its entry's), in a fraction of the memory of a DeviceGrant: times in
+// unix microseconds, both code hashes in one string, and what a client's
+// grants share — client, scopes, start URL, and the address and agent
+// they came from — held once in a shared grantShape. A pending grant has
+// no user or decision yet.
 type keptRow struct {
-	key          string // the device code hash, as in pollTracker.grants
-	userCodeHash string
-	shape        *grantShape
-	interval     int64 // as stored, in microseconds
-	created      int64
-	expires      int64
-	requestIP    string
-	userAgent    string
+	codes    string      // the device code hash, then the user code hash
+	split    int         // where the user code hash starts in codes
+	shape    *grantShape // nil: no row kept, read the database
+	interval int64       // as stored, in microseconds
+	created  int64
 }
+
+func (e *pollEntry) kept() bool { return e.row.shape != nil }
 
 // grantShape is what the kept rows of one client's grants share; refs
 // counts them, and a shape no row uses is forgotten.
 type grantShape struct {
-	key      string // in shapes
-	clientID string
-	startURL string
-	scopes   []string
-	refs     int
+	shapeKey
+	scopes []string
+	refs   int
 }
 
-// maxPendingRows bounds the pending rows kept: about 250 bytes each.
-// idlePolls is how many of its grant's intervals a kept row outlives the
-// last poll by, once the bound is reached.
+type shapeKey struct {
+	clientID, startURL, scopes, requestIP, userAgent string // scopes joined by NUL
+}
+
+// keptRows is a list of entries through their older/newer links.
+type keptRows struct {
+	oldest, newest *pollEntry
+	n              int
+}
+
+func (l *keptRows) Len() int { return l.n }
+
+func (l *keptRows) pushNewest(e *pollEntry) {
+	e.older, e.newer = l.newest, nil
+	if l.newest != nil {
+		l.newest.newer = e
+	} else {
+		l.oldest = e
+	}
+	l.newest = e
+	l.n++
+}
+
+func (l *keptRows) remove(e *pollEntry) {
+	if e.older != nil {
+		e.older.newer = e.newer
+	} else {
+		l.oldest = e.newer
+	}
+	if e.newer != nil {
+		e.newer.older = e.older
+	} else {
+		l.newest = e.older
+	}
+	e.older, e.newer = nil, nil
+	l.n--
+}
+
+// maxPendingRows bounds the pending rows kept: about 220 bytes each with
+// their entry. idlePolls is how many of its grant's intervals a kept row
+// outlives the last poll by, once the bound is reached.
 const (
 	maxPendingRows = 32768
 	idlePolls      = 4
 )
-
-// pollState is one grant's bookkeeping, in unix microseconds (0: none).
-type pollState struct {
-	last, prev int64
-	interval   int64 // the interval as this process last set it
-	expires    int64 // the grant's expiry, for pruning
-	// row is the grant's element in rows (a *keptRow); nil: read the
-	// database.
-	row *lru.Element
-}
 
 // keepable reports whether g can be kept as a keptRow.
 func keepable(g store.DeviceGrant) bool {
 	return g.Status == store.DevicePending && g.UserID == "" && g.DecidedAt.IsZero()
 }
 
-// keep adds g's row, most recently polled.
-func (t *pollTracker) keep(key string, g store.DeviceGrant) *lru.Element {
-	shapeKey := g.ClientID + "\x00" + g.StartURL + "\x00" + strings.Join(g.Scopes, " ")
-	sh := t.shapes[shapeKey]
+// keep gives e g's row, most recently polled.
+func (t *pollTracker) keep(e *pollEntry, g store.DeviceGrant) {
+	k := shapeKey{g.ClientID, g.StartURL, strings.Join(g.Scopes, "\x00"), g.RequestIP, g.RequestUserAgent}
+	sh := t.shapes[k]
 	if sh == nil {
-		sh = &grantShape{key: shapeKey, clientID: g.ClientID, startURL: g.StartURL, scopes: slices.Clone(g.Scopes)}
+		sh = &grantShape{shapeKey: k, scopes: slices.Clone(g.Scopes)}
 		if t.shapes == nil {
-			t.shapes = make(map[string]*grantShape)
+			t.shapes = make(map[shapeKey]*grantShape)
 		}
-		t.shapes[shapeKey] = sh
+		t.shapes[k] = sh
 	}
 	sh.refs++
-	return t.rows.PushBack(&keptRow{key: key, userCodeHash: string(g.UserCodeHash), shape: sh,
-		interval: g.Interval.Microseconds(), created: micro(g.CreatedAt), expires: micro(g.ExpiresAt),
-		requestIP: g.RequestIP, userAgent: g.RequestUserAgent})
+	e.row = keptRow{codes: string(g.DeviceCodeHash) + string(g.UserCodeHash), split: len(g.DeviceCodeHash),
+		shape: sh, interval: g.Interval.Microseconds(), created: micro(g.CreatedAt)}
+	t.rows.pushNewest(e)
 }
 
-// removeRow takes a kept row out of rows and releases its shape.
-func (t *pollTracker) removeRow(e *lru.Element) {
-	sh := t.rows.Remove(e).(*keptRow).shape
+// removeRow takes e's row out of rows and releases its shape.
+func (t *pollTracker) removeRow(e *pollEntry) {
+	t.rows.remove(e)
+	sh := e.row.shape
+	e.row = keptRow{}
 	if sh.refs--; sh.refs == 0 {
-		delete(t.shapes, sh.key)
+		delete(t.shapes, sh.shapeKey)
 	}
 }
 
-// grant rebuilds the row as a DeviceGrant with slices of its own.
-func (r *keptRow) grant() store.DeviceGrant {
+// grant rebuilds e's kept row as a DeviceGrant with slices of its own.
+func (e *pollEntry) grant() store.DeviceGrant {
+	r := &e.row
 	return store.DeviceGrant{
-		DeviceCodeHash:   []byte(r.key),
-		UserCodeHash:     []byte(r.userCodeHash),
+		DeviceCodeHash:   []byte(r.codes[:r.split]),
+		UserCodeHash:     []byte(r.codes[r.split:]),
 		ClientID:         r.shape.clientID,
 		Scopes:           slices.Clone(r.shape.scopes),
 		StartURL:         r.shape.startURL,
 		Status:           store.DevicePending,
 		Interval:         time.Duration(r.interval) * time.Microsecond,
 		CreatedAt:        fromMicro(r.created),
-		ExpiresAt:        fromMicro(r.expires),
-		RequestIP:        r.requestIP,
-		RequestUserAgent: r.userAgent,
+		ExpiresAt:        fromMicro(e.expires),
+		RequestIP:        r.shape.requestIP,
+		RequestUserAgent: r.shape.userAgent,
 	}
 }
 
@@ -152,17 +191,13 @@ func (t *pollTracker) generation() uint64 {
 func (t *pollTracker) pollPending(deviceCodeHash []byte, clientID string, now time.Time, step time.Duration) (g store.DeviceGrant, slow, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st, found := t.grants[string(deviceCodeHash)]
-	if !found || st.row == nil {
+	e := t.grants[string(deviceCodeHash)]
+	if e == nil || !e.kept() || e.row.shape.clientID != clientID {
 		return store.DeviceGrant{}, false, false
 	}
-	row := st.row.Value.(*keptRow)
-	if row.shape.clientID != clientID {
-		return store.DeviceGrant{}, false, false
-	}
-	t.rows.MoveToBack(st.row)
-	g, slow = t.record(&st, row.grant(), now, step)
-	t.grants[string(deviceCodeHash)] = st
+	t.rows.remove(e)
+	t.rows.pushNewest(e)
+	g, slow = e.record(e.grant(), now, step)
 	return g, slow, true
 }
 
@@ -171,24 +206,22 @@ func (t *pollTracker) pollPending(deviceCodeHash []byte, clientID string, now ti
 // and whether the poll came too early (only while pending) so that the
 // interval grew by step.
 func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step time.Duration) (store.DeviceGrant, bool) {
-	key := string(g.DeviceCodeHash)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st, ok := t.grants[key]
-	if !ok {
+	e := t.grants[string(g.DeviceCodeHash)]
+	if e == nil {
 		// First poll this process sees: start from what the row holds
 		// (written by an earlier version, or never).
-		st = pollState{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt)}
+		e = &pollEntry{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt)}
+		if t.grants == nil {
+			t.grants = make(map[string]*pollEntry)
+		}
+		t.grants[string(g.DeviceCodeHash)] = e
 	}
-	if st.row == nil && keepable(g) && gen == t.gen && t.room(now) {
-		st.row = t.keep(key, g)
+	if !e.kept() && keepable(g) && gen == t.gen && t.room(now) {
+		t.keep(e, g)
 	}
-	g, slow := t.record(&st, g, now, step)
-	if t.grants == nil {
-		t.grants = make(map[string]pollState)
-	}
-	t.grants[key] = st
-	return g, slow
+	return e.record(g, now, step)
 }
 
 // room reports whether another pending row may be kept. At the bound it
@@ -198,38 +231,35 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 func (t *pollTracker) room(now time.Time) bool {
 	nowUS := now.UnixMicro()
 	for t.rows.Len() >= maxPendingRows {
-		key := t.rows.Front().Value.(*keptRow).key
-		st := t.grants[key]
-		if st.last >= nowUS-idlePolls*st.interval {
+		e := t.rows.oldest
+		if e.last >= nowUS-idlePolls*e.interval {
 			return false
 		}
-		t.dropRow(key, st)
+		t.dropRow(e)
 	}
 	return true
 }
 
-// dropRow forgets the kept row of the grant key, whose state is st.
-// A grant never polled has nothing else to remember: its entry goes too.
-func (t *pollTracker) dropRow(key string, st pollState) {
-	t.removeRow(st.row)
-	if st.last == 0 {
+// dropRow forgets e's kept row. A grant never polled has nothing else to
+// remember: its entry goes too.
+func (t *pollTracker) dropRow(e *pollEntry) {
+	key := e.row.codes[:e.row.split]
+	t.removeRow(e)
+	if e.last == 0 {
 		delete(t.grants, key)
-		return
 	}
-	st.row = nil
-	t.grants[key] = st
 }
 
-// record applies a poll at now to st and returns g as it is after it.
-func (t *pollTracker) record(st *pollState, g store.DeviceGrant, now time.Time, step time.Duration) (store.DeviceGrant, bool) {
+// record applies a poll at now to e and returns g as it is after it.
+func (e *pollEntry) record(g store.DeviceGrant, now time.Time, step time.Duration) (store.DeviceGrant, bool) {
 	nowUS := now.UnixMicro()
-	interval := max(g.Interval.Microseconds(), st.interval)
-	slow := g.Status == store.DevicePending && st.prev != 0 && nowUS-st.prev < interval
+	interval := max(g.Interval.Microseconds(), e.interval)
+	slow := g.Status == store.DevicePending && e.prev != 0 && nowUS-e.prev < interval
 	if slow {
 		interval += step.Microseconds()
 	}
-	st.prev, st.last, st.interval = st.last, nowUS, interval
-	return st.apply(g), slow
+	e.prev, e.last, e.interval = e.last, nowUS, interval
+	return e.apply(g), slow
 }
 
 // invalidate drops the pending row kept for a grant this process is about
@@ -238,8 +268,8 @@ func (t *pollTracker) invalidate(deviceCodeHash []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.gen++
-	if st, ok := t.grants[string(deviceCodeHash)]; ok && st.row != nil {
-		t.dropRow(string(deviceCodeHash), st)
+	if e := t.grants[string(deviceCodeHash)]; e != nil && e.kept() {
+		t.dropRow(e)
 	}
 }
 
@@ -247,18 +277,17 @@ func (t *pollTracker) invalidate(deviceCodeHash []byte) {
 // seen the grant.
 func (t *pollTracker) overlay(g store.DeviceGrant) store.DeviceGrant {
 	t.mu.Lock()
-	st, ok := t.grants[string(g.DeviceCodeHash)]
-	t.mu.Unlock()
-	if !ok {
-		return g
+	defer t.mu.Unlock()
+	if e := t.grants[string(g.DeviceCodeHash)]; e != nil {
+		return e.apply(g)
 	}
-	return st.apply(g)
+	return g
 }
 
-func (st pollState) apply(g store.DeviceGrant) store.DeviceGrant {
-	g.LastPollAt = fromMicro(st.last)
-	g.PrevPollAt = fromMicro(st.prev)
-	g.Interval = max(g.Interval, time.Duration(st.interval)*time.Microsecond)
+func (e *pollEntry) apply(g store.DeviceGrant) store.DeviceGrant {
+	g.LastPollAt = fromMicro(e.last)
+	g.PrevPollAt = fromMicro(e.prev)
+	g.Interval = max(g.Interval, time.Duration(e.interval)*time.Microsecond)
 	return g
 }
 
@@ -268,8 +297,7 @@ func (t *pollTracker) invalidateAll() {
 	defer t.mu.Unlock()
 	t.gen++
 	for t.rows.Len() > 0 {
-		key := t.rows.Front().Value.(*keptRow).key
-		t.dropRow(key, t.grants[key])
+		t.dropRow(t.rows.oldest)
 	}
 }
 
@@ -282,11 +310,11 @@ func (t *pollTracker) invalidateAll() {
 func (t *pollTracker) prune(nowUS int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for k, st := range t.grants {
-		expired := st.expires != 0 && st.expires <= nowUS
-		idle := st.last != 0 && st.last < nowUS-idlePolls*st.interval
+	for k, e := range t.grants {
+		expired := e.expires != 0 && e.expires <= nowUS
+		idle := e.last != 0 && e.last < nowUS-idlePolls*e.interval
 		if expired || idle {
-			t.drop(k, st)
+			t.drop(k, e)
 		}
 	}
 }
@@ -296,26 +324,26 @@ func (t *pollTracker) prune(nowUS int64) {
 // so that even its first poll reads nothing. No poll can have raced with
 // the insert: the device code was not handed out yet.
 func (t *pollTracker) created(g store.DeviceGrant, now time.Time) {
-	key := string(g.DeviceCodeHash)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.gen++
-	if st, ok := t.grants[key]; ok {
-		t.drop(key, st)
+	if e := t.grants[string(g.DeviceCodeHash)]; e != nil {
+		t.drop(string(g.DeviceCodeHash), e)
 	}
 	if !keepable(g) || !t.room(now) {
 		return
 	}
+	e := &pollEntry{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt)}
+	t.keep(e, g)
 	if t.grants == nil {
-		t.grants = make(map[string]pollState)
+		t.grants = make(map[string]*pollEntry)
 	}
-	t.grants[key] = pollState{last: micro(g.LastPollAt), prev: micro(g.PrevPollAt), expires: micro(g.ExpiresAt),
-		row: t.keep(key, g)}
+	t.grants[e.row.codes[:e.row.split]] = e // the key shares the row's string
 }
 
-func (t *pollTracker) drop(key string, st pollState) {
-	if st.row != nil {
-		t.removeRow(st.row)
+func (t *pollTracker) drop(key string, e *pollEntry) {
+	if e.kept() {
+		t.removeRow(e)
 	}
 	delete(t.grants, key)
 }

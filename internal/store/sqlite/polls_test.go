@@ -153,7 +153,7 @@ func TestPendingRowKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept := s.polls.grants[string(g.DeviceCodeHash)].row.Value.(*keptRow).grant()
+	kept := s.polls.grants[string(g.DeviceCodeHash)].grant()
 	if diff := cmp.Diff(fromDB, s.polls.overlay(kept)); diff != "" {
 		t.Errorf("kept row differs from the database's (-database +kept):\n%s", diff)
 	}
@@ -259,7 +259,7 @@ func TestPendingRowsBounded(t *testing.T) {
 	gen := tr.generation()
 	tr.invalidate(row(2).DeviceCodeHash)
 	tr.poll(row(1), gen, t0, time.Second)
-	if tr.grants[string(row(1).DeviceCodeHash)].row != nil {
+	if tr.grants[string(row(1).DeviceCodeHash)].kept() {
 		t.Errorf("a row read before an invalidation was kept")
 	}
 	// Full: a new grant's row is kept only in place of the least recently
@@ -277,17 +277,17 @@ func TestPendingRowsBounded(t *testing.T) {
 		t.Fatalf("rows %d, want the bound %d", tr.rows.Len(), maxPendingRows)
 	}
 	tr.poll(row(maxPendingRows+23), tr.generation(), later, time.Second)
-	if tr.grants[string(row(maxPendingRows+23).DeviceCodeHash)].row != nil {
+	if tr.grants[string(row(maxPendingRows+23).DeviceCodeHash)].kept() {
 		t.Errorf("a row was kept beyond the bound with none idle")
 	}
 	idle := t0.Add(rowIdleAfter + time.Microsecond)
 	tr.poll(row(maxPendingRows+24), tr.generation(), idle, time.Second)
 	for _, i := range []int{3, 5, maxPendingRows + 20, maxPendingRows + 22, maxPendingRows + 24} {
-		if tr.grants[string(row(i).DeviceCodeHash)].row == nil {
+		if !tr.grants[string(row(i).DeviceCodeHash)].kept() {
 			t.Errorf("row %d not kept", i)
 		}
 	}
-	if tr.grants[string(row(4).DeviceCodeHash)].row != nil {
+	if tr.grants[string(row(4).DeviceCodeHash)].kept() {
 		t.Errorf("the least recently polled row (4) was not the one dropped")
 	}
 	if tr.rows.Len() != maxPendingRows {

@@ -412,3 +412,47 @@ func TestUserCodeIndex(t *testing.T) {
 		t.Errorf("the user code of a deleted grant: %v", err)
 	}
 }
+
+// TestUserCodeIndexPastLow32Bits: the index keeps a rowid's low 32 bits;
+// grants whose rowids straddle 2^32 are each found, and so are those of a
+// database opened with rowids already there.
+func TestUserCodeIndexPastLow32Bits(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ssooidc.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next grant's rowid is 2^32 - 2 (the largest rowid plus one).
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO device_grants (rowid, `+deviceGrantCols+`)
+		SELECT 4294967293, x'00', x'00', 'c1', '[]', '', 'pending', 1000000, 0, 0, NULL, NULL, '', NULL, '', ''`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := s.CreateDeviceGrant(ctx, grantN(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for i := range 4 {
+			g, err := s.GetDeviceGrantByUserCode(ctx, grantN(i).UserCodeHash)
+			if err != nil || string(g.DeviceCodeHash) != string(grantN(i).DeviceCodeHash) {
+				t.Errorf("%s: GetDeviceGrantByUserCode(%d) = %q, %v", when, i, g.DeviceCodeHash, err)
+			}
+		}
+	}
+	check("as created")
+	var maxRowid int64
+	if err := s.reader.QueryRowContext(ctx, `SELECT max(rowid) FROM device_grants`).Scan(&maxRowid); err != nil || maxRowid != 1<<32+1 {
+		t.Fatalf("largest rowid %d, %v; want 2^32+1", maxRowid, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path)
+	check("after reopening")
+	if _, err := s.DecideDeviceGrant(ctx, grantN(3).UserCodeHash, "u1", true, t0); err != nil {
+		t.Errorf("DecideDeviceGrant(rowid 2^32+1): %v", err)
+	}
+}
