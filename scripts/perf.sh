@@ -17,7 +17,7 @@
 #   PERF_RUNS       rounds (3)
 #   PERF_DURATION   measured time per run (10s)
 #   PERF_C          concurrent clients (16)
-#   PERF_GRANTS     pending grants polled (24000)
+#   PERF_GRANTS     pending grants polled (32000)
 #   PERF_SPIN       1 (default): the generator waits for answers spinning
 #                   (ssooidc-load -spin), so its idle CPU never has to be
 #                   woken by the server's writes; 0: it sleeps in epoll
@@ -33,7 +33,7 @@ cd "$(dirname "$0")/.."
 runs=${PERF_RUNS:-3}
 duration=${PERF_DURATION:-10s}
 conc=${PERF_C:-16}
-grants=${PERF_GRANTS:-24000}
+grants=${PERF_GRANTS:-32000}
 spin=()
 [ "${PERF_SPIN:-1}" = 0 ] || spin=(-spin)
 out=${PERF_OUT:-$(mktemp -d /tmp/ssooidc-perf.XXXXXX)}

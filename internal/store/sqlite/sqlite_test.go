@@ -413,9 +413,8 @@ func TestUserCodeIndex(t *testing.T) {
 	}
 }
 
-// TestUserCodeIndexPastLow32Bits: the index keeps a rowid's low 32 bits;
-// grants whose rowids straddle 2^32 are each found, and so are those of a
-// database opened with rowids already there.
+// TestUserCodeIndexPastLow32Bits: grants whose rowids straddle 2^32 are
+// each found, as created and when the index is built from the table.
 func TestUserCodeIndexPastLow32Bits(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ssooidc.db")

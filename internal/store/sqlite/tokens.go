@@ -39,15 +39,24 @@ func insertFamily(ctx context.Context, db execer, f store.TokenFamily) error {
 // insertPair writes the access and refresh token of ts into familyID,
 // whatever FamilyID the tokens carry: a pair always joins the family it
 // was issued for.
+//
+// A pair is written whole or not at all even outside a savepoint: a
+// refresh token that cannot be written (its hash taken) takes its access
+// token with it.
 func insertPair(ctx context.Context, tx *wtx, familyID string, ts store.TokenSet) error {
 	if _, err := tx.exec(ctx, tx.stmts.insertAccess,
 		ts.Access.Hash, familyID, micros(ts.Access.CreatedAt), micros(ts.Access.ExpiresAt)); err != nil {
 		return err
 	}
-	_, err := tx.exec(ctx, tx.stmts.insertRefresh,
+	if _, err := tx.exec(ctx, tx.stmts.insertRefresh,
 		ts.Refresh.Hash, familyID, micros(ts.Refresh.CreatedAt), micros(ts.Refresh.ExpiresAt),
-		micros(ts.Refresh.RotatedAt))
-	return err
+		micros(ts.Refresh.RotatedAt)); err != nil {
+		if _, undo := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE hash = ?`, ts.Access.Hash); undo != nil {
+			return fmt.Errorf("undo the access token: %w", undo) // not an answer: the transaction goes
+		}
+		return err
+	}
+	return nil
 }
 
 // revokeFamily marks a family revoked at now unless it already is: the
@@ -142,7 +151,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 	const op = "rotate refresh token"
 	now = utc(now) // compare at the precision the store keeps
 	var fam store.TokenFamily
-	err := s.write(ctx, true, func(ctx context.Context, tx *wtx) error {
+	// Not a savepoint's worth of statements: each step that can fail as an
+	// answer comes before any write, or undoes its own (see below).
+	err := s.write(ctx, false, func(ctx context.Context, tx *wtx) error {
 		var old store.RefreshToken
 		var userGone, userDisabled bool
 		fam = store.TokenFamily{}
@@ -174,14 +185,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 			return fmt.Errorf("sqlite: %s: %w", op, store.ErrExpired)
 		}
 
-		switch {
-		case old.RotatedAt.IsZero():
-			if _, err := tx.exec(ctx, tx.stmts.markRotated, now.UnixMicro(), oldHash); err != nil {
-				return wrap(op, err)
-			}
-		case grace > 0 && now.Sub(old.RotatedAt) <= grace:
-			// A concurrent refresh from the same cached token: issue another pair.
-		default:
+		// A token rotated before is reused, unless within the grace (a
+		// concurrent refresh from the same cached token gets another pair).
+		rotated := !old.RotatedAt.IsZero()
+		if rotated && (grace <= 0 || now.Sub(old.RotatedAt) > grace) {
 			if _, err := revokeFamily(ctx, tx, fam.ID, now); err != nil {
 				return wrap(op, err)
 			}
@@ -189,7 +196,18 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, clientID
 			// The revocation stands: it is committed with the batch.
 			return keep(fmt.Errorf("sqlite: %s: %w", op, store.ErrReused))
 		}
-		return wrap(op, insertPair(ctx, tx, fam.ID, mint(fam)))
+		// The pair first: one that cannot be written leaves nothing
+		// behind (insertPair), so the old token is marked only once the
+		// rotation can no longer fail but for the whole transaction.
+		if err := insertPair(ctx, tx, fam.ID, mint(fam)); err != nil {
+			return wrap(op, err)
+		}
+		if !rotated {
+			if _, err := tx.exec(ctx, tx.stmts.markRotated, now.UnixMicro(), oldHash); err != nil {
+				return wrap(op, err)
+			}
+		}
+		return nil
 	})
 	switch {
 	case err == nil, errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrReused),

@@ -19,51 +19,22 @@ import (
 // through the checkpoint, most of its latency above the median. The only
 // uses of the index are rare — a person typing a code, a decision — so the
 // SQLite store keeps it in memory instead (migration 0006 dropped it):
-// a map from a hash of the user code hash to the grant's rowid. It is
-// derived from the table, built by one
+// a map from a 64-bit hash of the user code hash to the grant's rowid,
+// about 30 bytes per grant. It is derived from the table, built by one
 // scan at its first use, and only this process changes it: a database is
 // served by one process (LockServing), and only the serving process
 // creates grants. Every lookup is checked against the row's own user code
-// hash.
-//
-// An entry is eight bytes, about 10–20 with the map's own room (it was
-// twice that with 64-bit keys and rowids, and a server started a few
-// hundred thousand grants in a load test's minutes): the key is a 32-bit
-// hash of the user code hash, the value the rowid's low 32 bits. Two user
-// codes whose keys collide count as taken (ErrAlreadyExists), which the
-// engine answers with another code — at a million live grants, one new
-// code in 4 000. A rowid is rebuilt from its low bits and the highest
-// rowid indexed: rowids grow by one per grant, and a grant is collected
-// long before four billion more are started (were it not, its lookup
-// would fail the check against the row and find nothing, never another
-// grant).
+// hash. Two user codes whose 64-bit hashes collide count as taken
+// (ErrAlreadyExists), which the engine answers with another code.
 type userCodeIndex struct {
-	mu       sync.Mutex
-	seed     maphash.Seed
-	rows     map[uint32]uint32   // the low bits of the rowid
-	reserved map[uint32]struct{} // by grants being written
-	maxRowid int64
-	built    bool
+	mu    sync.Mutex
+	seed  maphash.Seed
+	rows  map[uint64]int64 // 0: reserved by a grant being written
+	built bool
 }
 
-func (x *userCodeIndex) key(userCodeHash []byte) uint32 {
-	return uint32(maphash.Bytes(x.seed, userCodeHash))
-}
-
-// add indexes the grant at rowid; x.mu is held.
-func (x *userCodeIndex) add(k uint32, rowid int64) {
-	x.rows[k] = uint32(rowid)
-	x.maxRowid = max(x.maxRowid, rowid)
-}
-
-// rowid rebuilds a rowid from its low bits: the one at most maxRowid and
-// above maxRowid - 2^32.
-func (x *userCodeIndex) rowid(low uint32) int64 {
-	r := x.maxRowid&^(1<<32-1) | int64(low)
-	if r > x.maxRowid {
-		r -= 1 << 32
-	}
-	return r
+func (x *userCodeIndex) key(userCodeHash []byte) uint64 {
+	return maphash.Bytes(x.seed, userCodeHash)
 }
 
 // ensure builds the index from the table if it is not built yet; x.mu is
@@ -73,8 +44,7 @@ func (x *userCodeIndex) ensure(ctx context.Context, s *Store) error {
 		return nil
 	}
 	x.seed = maphash.MakeSeed()
-	x.rows = make(map[uint32]uint32)
-	x.reserved = make(map[uint32]struct{})
+	x.rows = make(map[uint64]int64)
 	rows, err := s.reader.QueryContext(ctx, `SELECT user_code_hash, rowid FROM device_grants`)
 	if err != nil {
 		return fmt.Errorf("index user codes: %w", err)
@@ -86,7 +56,7 @@ func (x *userCodeIndex) ensure(ctx context.Context, s *Store) error {
 		if err := rows.Scan(&hash, &rowid); err != nil {
 			return fmt.Errorf("index user codes: %w", err)
 		}
-		x.add(x.key(hash), rowid)
+		x.rows[x.key(hash)] = rowid
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("index user codes: %w", err)
@@ -105,12 +75,10 @@ func (x *userCodeIndex) reserve(ctx context.Context, s *Store, userCodeHash []by
 		return err
 	}
 	k := x.key(userCodeHash)
-	_, taken := x.rows[k]
-	_, reserved := x.reserved[k]
-	if taken || reserved {
+	if _, taken := x.rows[k]; taken {
 		return fmt.Errorf("sqlite: create device grant: user code: %w", store.ErrAlreadyExists)
 	}
-	x.reserved[k] = struct{}{}
+	x.rows[k] = 0
 	return nil
 }
 
@@ -119,10 +87,10 @@ func (x *userCodeIndex) reserve(ctx context.Context, s *Store, userCodeHash []by
 func (x *userCodeIndex) settle(userCodeHash []byte, rowid int64, written bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	k := x.key(userCodeHash)
-	delete(x.reserved, k)
 	if written {
-		x.add(k, rowid)
+		x.rows[x.key(userCodeHash)] = rowid
+	} else {
+		delete(x.rows, x.key(userCodeHash))
 	}
 }
 
@@ -134,18 +102,15 @@ func (x *userCodeIndex) lookup(ctx context.Context, s *Store, userCodeHash []byt
 	if err := x.ensure(ctx, s); err != nil {
 		return 0, false, err
 	}
-	low, found := x.rows[x.key(userCodeHash)]
-	if !found {
-		return 0, false, nil
-	}
-	return x.rowid(low), true, nil
+	rowid := x.rows[x.key(userCodeHash)]
+	return rowid, rowid != 0, nil
 }
 
 // remove forgets the grant at rowid, deleted from the table.
 func (x *userCodeIndex) remove(userCodeHash []byte, rowid int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if k := x.key(userCodeHash); x.built && x.rows[k] == uint32(rowid) && x.rowid(uint32(rowid)) == rowid {
+	if k := x.key(userCodeHash); x.built && x.rows[k] == rowid {
 		delete(x.rows, k)
 	}
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -35,6 +36,24 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		wantErr(t, "RotateRefreshToken(other client)", err, store.ErrNotFound)
 		wantAbsent(t, s, next)
 		wantIssued(t, s, ts, ts.Family) // not rotated, not revoked
+	})
+
+	t.Run("new pair not writable", func(t *testing.T) {
+		ts := issue(t, s, newTokenSet("taken", "c1", "u1"))
+		other := issue(t, s, newTokenSet("taken-other", "c1", "u1"))
+		next := newTokenSet("taken-next", "c1", "u1")
+		next.Refresh.Hash = other.Refresh.Hash
+		_, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, grace, Fixed(next))
+		wantErr(t, "RotateRefreshToken(new refresh hash taken)", err, store.ErrAlreadyExists)
+		if _, _, err := s.GetAccessToken(ctx, next.Access.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the new access token was left behind: GetAccessToken = %v, want ErrNotFound", err)
+		}
+		// Nothing changed: the old token rotates as if never presented.
+		retry := newTokenSet("taken-retry", "c1", "u1")
+		if _, err := s.RotateRefreshToken(ctx, ts.Refresh.Hash, "c1", t1, 0, Fixed(retry)); err != nil {
+			t.Fatalf("RotateRefreshToken after the failed one: %v", err)
+		}
+		wantIssued(t, s, retry, ts.Family)
 	})
 
 	t.Run("revoked", func(t *testing.T) {
