@@ -413,8 +413,9 @@ func TestUserCodeIndex(t *testing.T) {
 	}
 }
 
-// TestUserCodeIndexPastLow32Bits: grants whose rowids straddle 2^32 are
-// each found, as created and when the index is built from the table.
+// TestUserCodeIndexPastLow32Bits: the index holds a rowid as a 32-bit
+// offset from the lowest one; grants whose offsets pass 2^32 are each
+// found, as created and when the index is built from the table.
 func TestUserCodeIndexPastLow32Bits(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ssooidc.db")
@@ -422,10 +423,14 @@ func TestUserCodeIndexPastLow32Bits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The next grant's rowid is 2^32 - 2 (the largest rowid plus one).
-	if _, err := s.writer.ExecContext(ctx, `INSERT INTO device_grants (rowid, `+deviceGrantCols+`)
-		SELECT 4294967293, x'00', x'00', 'c1', '[]', '', 'pending', 1000000, 0, 0, NULL, NULL, '', NULL, '', ''`); err != nil {
-		t.Fatal(err)
+	// The lowest rowid is 1, the next grant's 2^32 - 2 (the largest plus
+	// one): the fourth's offset is 2^32.
+	for _, rowid := range []int64{1, 4294967293} {
+		if _, err := s.writer.ExecContext(ctx, `INSERT INTO device_grants (rowid, `+deviceGrantCols+`)
+			SELECT ?, ?, ?, 'c1', '[]', '', 'pending', 1000000, 0, 0, NULL, NULL, '', NULL, '', ''`,
+			rowid, fmt.Appendf(nil, "dc%d", rowid), fmt.Appendf(nil, "uc%d", rowid)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range 4 {
 		if err := s.CreateDeviceGrant(ctx, grantN(i)); err != nil {
@@ -453,5 +458,64 @@ func TestUserCodeIndexPastLow32Bits(t *testing.T) {
 	check("after reopening")
 	if _, err := s.DecideDeviceGrant(ctx, grantN(3).UserCodeHash, "u1", true, t0); err != nil {
 		t.Errorf("DecideDeviceGrant(rowid 2^32+1): %v", err)
+	}
+}
+
+// TestUserCodeIndexCollisions: two user codes whose 32-bit keys are the
+// same are both stored and found, each apart from the other; a code is
+// refused only when a grant has that very code.
+func TestUserCodeIndexCollisions(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "ssooidc.db"))
+	if _, _, err := s.userCodes.lookup(ctx, s, []byte("build")); err != nil {
+		t.Fatal(err)
+	}
+	// Two user code hashes with the same key under this index's seed.
+	seen := map[uint32][]byte{}
+	var a, b []byte
+	for i := 0; a == nil; i++ {
+		h := fmt.Appendf(nil, "user-code-%d", i)
+		k := s.userCodes.key(h)
+		if other, ok := seen[k]; ok {
+			a, b = other, h
+		}
+		seen[k] = h
+	}
+	ga, gb := grantN(1), grantN(2)
+	ga.UserCodeHash, gb.UserCodeHash = a, b
+	gb.ExpiresAt = t0.Add(time.Hour) // outlives ga
+	for _, g := range []store.DeviceGrant{ga, gb} {
+		if err := s.CreateDeviceGrant(ctx, g); err != nil {
+			t.Fatalf("CreateDeviceGrant(%s): %v", g.UserCodeHash, err)
+		}
+	}
+	found := func(g store.DeviceGrant) bool {
+		t.Helper()
+		got, err := s.GetDeviceGrantByUserCode(ctx, g.UserCodeHash)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil && string(got.DeviceCodeHash) == string(g.DeviceCodeHash)
+	}
+	if !found(ga) || !found(gb) {
+		t.Fatalf("found %v and %v, want both", found(ga), found(gb))
+	}
+	again := grantN(3)
+	again.UserCodeHash = b
+	if err := s.CreateDeviceGrant(ctx, again); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("a taken code whose key another code has: %v, want ErrAlreadyExists", err)
+	}
+	if n, err := s.DeleteExpired(ctx, t0.Add(30*time.Minute), 0, 100); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
+	}
+	if found(ga) || !found(gb) {
+		t.Errorf("after the first expired: found %v and %v, want only the second", found(ga), found(gb))
+	}
+	again.UserCodeHash = a
+	if err := s.CreateDeviceGrant(ctx, again); err != nil {
+		t.Errorf("the code of the expired grant: %v", err)
+	}
+	if !found(again) || !found(gb) {
+		t.Errorf("found %v and %v, want both", found(again), found(gb))
 	}
 }

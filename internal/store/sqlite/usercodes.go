@@ -2,8 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
 
 	"github.com/ssooidc/ssooidc/internal/store"
@@ -18,23 +21,33 @@ import (
 // busy server that was a fifth of the CPU of StartDeviceAuthorization and,
 // through the checkpoint, most of its latency above the median. The only
 // uses of the index are rare — a person typing a code, a decision — so the
-// SQLite store keeps it in memory instead (migration 0006 dropped it):
-// a map from a 64-bit hash of the user code hash to the grant's rowid,
-// about 30 bytes per grant. It is derived from the table, built by one
-// scan at its first use, and only this process changes it: a database is
-// served by one process (LockServing), and only the serving process
-// creates grants. Every lookup is checked against the row's own user code
-// hash. Two user codes whose 64-bit hashes collide count as taken
-// (ErrAlreadyExists), which the engine answers with another code.
+// SQLite store keeps it in memory instead (migration 0006 dropped it). It
+// is derived from the table, built by one scan at its first use, and only
+// this process changes it: a database is served by one process
+// (LockServing), and only the serving process creates grants. It is also
+// what keeps user codes unique, so it is exact: every lookup is checked
+// against the row's own user code hash, and a code is refused only when a
+// grant has it.
+//
+// Its entries are 8 bytes (10–20 with the map's room; a load test starts
+// hundreds of thousands of grants in minutes): a 32-bit hash of the user
+// code hash, and the rowid as an offset from the lowest rowid at the
+// build. The few grants that cannot be held so — one whose key another
+// grant already has (at a million grants, one in 4 000), or whose rowid is
+// four billion past that base — are held by their whole hash and rowid in
+// a map of their own.
 type userCodeIndex struct {
-	mu    sync.Mutex
-	seed  maphash.Seed
-	rows  map[uint64]int64 // 0: reserved by a grant being written
-	built bool
+	mu       sync.Mutex
+	seed     maphash.Seed
+	rows     map[uint32]uint32   // key → rowid - base
+	more     map[string]int64    // user code hash → rowid, for the others
+	reserved map[string]struct{} // the user code hashes of grants being written
+	base     int64
+	built    bool
 }
 
-func (x *userCodeIndex) key(userCodeHash []byte) uint64 {
-	return maphash.Bytes(x.seed, userCodeHash)
+func (x *userCodeIndex) key(userCodeHash []byte) uint32 {
+	return uint32(maphash.Bytes(x.seed, userCodeHash))
 }
 
 // ensure builds the index from the table if it is not built yet; x.mu is
@@ -44,7 +57,12 @@ func (x *userCodeIndex) ensure(ctx context.Context, s *Store) error {
 		return nil
 	}
 	x.seed = maphash.MakeSeed()
-	x.rows = make(map[uint64]int64)
+	x.rows = make(map[uint32]uint32)
+	x.more = make(map[string]int64)
+	x.reserved = make(map[string]struct{})
+	if err := s.reader.QueryRowContext(ctx, `SELECT coalesce(min(rowid), 0) FROM device_grants`).Scan(&x.base); err != nil {
+		return fmt.Errorf("index user codes: %w", err)
+	}
 	rows, err := s.reader.QueryContext(ctx, `SELECT user_code_hash, rowid FROM device_grants`)
 	if err != nil {
 		return fmt.Errorf("index user codes: %w", err)
@@ -56,13 +74,33 @@ func (x *userCodeIndex) ensure(ctx context.Context, s *Store) error {
 		if err := rows.Scan(&hash, &rowid); err != nil {
 			return fmt.Errorf("index user codes: %w", err)
 		}
-		x.rows[x.key(hash)] = rowid
+		x.add(hash, rowid)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("index user codes: %w", err)
 	}
 	x.built = true
 	return nil
+}
+
+// add indexes the grant at rowid; x.mu is held.
+func (x *userCodeIndex) add(userCodeHash []byte, rowid int64) {
+	k := x.key(userCodeHash)
+	if _, taken := x.rows[k]; taken || rowid < x.base || rowid-x.base > math.MaxUint32 {
+		x.more[string(userCodeHash)] = rowid
+		return
+	}
+	x.rows[k] = uint32(rowid - x.base)
+}
+
+// find returns the rowid of the grant that may have userCodeHash (the
+// caller checks the row); x.mu is held.
+func (x *userCodeIndex) find(userCodeHash []byte) (int64, bool) {
+	if rowid, ok := x.more[string(userCodeHash)]; ok {
+		return rowid, true
+	}
+	off, ok := x.rows[x.key(userCodeHash)]
+	return x.base + int64(off), ok
 }
 
 // reserve claims a user code hash for a grant about to be written:
@@ -74,11 +112,23 @@ func (x *userCodeIndex) reserve(ctx context.Context, s *Store, userCodeHash []by
 	if err := x.ensure(ctx, s); err != nil {
 		return err
 	}
-	k := x.key(userCodeHash)
-	if _, taken := x.rows[k]; taken {
-		return fmt.Errorf("sqlite: create device grant: user code: %w", store.ErrAlreadyExists)
+	taken := func() error { return fmt.Errorf("sqlite: create device grant: user code: %w", store.ErrAlreadyExists) }
+	if _, ok := x.reserved[string(userCodeHash)]; ok {
+		return taken()
 	}
-	x.rows[k] = 0
+	if rowid, ok := x.find(userCodeHash); ok {
+		// The same code, or another whose key is the same: the row says.
+		var one int
+		err := s.reader.QueryRowContext(ctx, `SELECT 1 FROM device_grants WHERE rowid = ? AND user_code_hash = ?`,
+			rowid, userCodeHash).Scan(&one)
+		switch {
+		case err == nil:
+			return taken()
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("index user codes: %w", err)
+		}
+	}
+	x.reserved[string(userCodeHash)] = struct{}{}
 	return nil
 }
 
@@ -87,10 +137,9 @@ func (x *userCodeIndex) reserve(ctx context.Context, s *Store, userCodeHash []by
 func (x *userCodeIndex) settle(userCodeHash []byte, rowid int64, written bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	delete(x.reserved, string(userCodeHash))
 	if written {
-		x.rows[x.key(userCodeHash)] = rowid
-	} else {
-		delete(x.rows, x.key(userCodeHash))
+		x.add(userCodeHash, rowid)
 	}
 }
 
@@ -102,15 +151,24 @@ func (x *userCodeIndex) lookup(ctx context.Context, s *Store, userCodeHash []byt
 	if err := x.ensure(ctx, s); err != nil {
 		return 0, false, err
 	}
-	rowid := x.rows[x.key(userCodeHash)]
-	return rowid, rowid != 0, nil
+	rowid, ok := x.find(userCodeHash)
+	return rowid, ok, nil
 }
 
 // remove forgets the grant at rowid, deleted from the table.
 func (x *userCodeIndex) remove(userCodeHash []byte, rowid int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if k := x.key(userCodeHash); x.built && x.rows[k] == rowid {
-		delete(x.rows, k)
+	if !x.built {
+		return
+	}
+	if r, ok := x.more[string(userCodeHash)]; ok && r == rowid {
+		delete(x.more, string(userCodeHash))
+		return
+	}
+	if k := x.key(userCodeHash); rowid >= x.base && rowid-x.base <= math.MaxUint32 {
+		if off, ok := x.rows[k]; ok && off == uint32(rowid-x.base) {
+			delete(x.rows, k)
+		}
 	}
 }
