@@ -20,8 +20,9 @@ import (
 // waiting at the same moment in one transaction on the writer connection
 // and commits once; a caller returns only after that commit, so every
 // write is exactly as durable as before and the writer still serialises
-// them, in order. A write of several statements runs inside a savepoint, so
-// that one write's failure undoes only that write.
+// them, in order. A write whose failure could leave some of its statements
+// behind runs inside a savepoint, so that one write's failure undoes only
+// that write (a rotation needs none: see RotateRefreshToken).
 //
 // A write whose error means SQLite may have rolled back the whole
 // transaction (anything but the contract's own outcomes and constraint
@@ -47,7 +48,7 @@ func keep(err error) error { return &keptError{err} }
 type writeJob struct {
 	ctx   context.Context
 	fn    writeFunc
-	multi bool // several statements: isolate in a savepoint
+	multi bool // a failure may leave some of its writes: isolate in a savepoint
 	err   error
 	done  chan struct{}
 }
@@ -55,7 +56,8 @@ type writeJob struct {
 var errClosed = errors.New("sqlite: store closed")
 
 // write runs fn in the next group commit and returns its outcome after the
-// commit. multi says fn runs more than one statement.
+// commit. multi says a failure of fn may leave some of its writes behind
+// (several statements that do not undo their own).
 func (s *Store) write(ctx context.Context, multi bool, fn writeFunc) error {
 	j := &writeJob{ctx: ctx, fn: fn, multi: multi, done: make(chan struct{})}
 	select {
@@ -226,7 +228,8 @@ func (s *Store) runIn(ctx context.Context, t *wtx, jobs []*writeJob, finishAll f
 			t.tx.Rollback()
 			return finishAll(err)
 		}
-		// A single statement that failed a constraint was undone by SQLite.
+		// A single statement that failed a constraint was undone by
+		// SQLite (and a write that is not multi undoes its own).
 		errs[i] = err
 	}
 	if err := t.tx.Commit(); err != nil {
