@@ -148,15 +148,15 @@ measure() {
 }
 
 report() { # BACKEND
-  local backend=$1 s bare bare_cpu peak ratio p99 half_p99 errs rss cpu cost others
+  local backend=$1 s bare bare_cpu peak ratio p99 half_p99 errs rss rss1 cpu cost others
   bare=$(for r in $(seq "$runs"); do field "$out/bare-$backend-$r.json" rps; done | median)
   bare_cpu=$(for r in $(seq "$runs"); do field "$out/bare-$backend-$r.json" cpu_us_per_request; done | median)
   others=$(for f in "$out"/*-"$backend"-*.json; do field "$f" others_on_cpu_pct; done | median)
   echo
   echo "Backend $backend: medians of $runs runs of $duration, $conc clients; bare handler $(printf %.0f "$bare") req/s, $(printf %.1f "$bare_cpu") µs CPU per request"
   echo "(other processes used a median $(printf %.0f "$others") % of core $server_core during the runs)"
-  printf '| %-9s | %9s | %8s | %11s | %12s | %11s | %10s | %6s | %10s |\n' scenario "req/s" "of bare" "p99 at peak" "p99 at half" "CPU µs/req" "CPU ratio" errors "peak RSS"
-  printf '|%s|\n' "-----------|-----------|----------|-------------|--------------|-------------|------------|--------|------------"
+  printf '| %-9s | %9s | %8s | %11s | %12s | %11s | %10s | %6s | %20s |\n' scenario "req/s" "of bare" "p99 at peak" "p99 at half" "CPU µs/req" "CPU ratio" errors "peak RSS (1st / all)"
+  printf '|%s|\n' "-----------|-----------|----------|-------------|--------------|-------------|------------|--------|----------------------"
   for s in "${scenarios[@]}"; do
     peak=$(for r in $(seq "$runs"); do field "$out/$s-$backend-$r.json" rps; done | median)
     p99=$(for r in $(seq "$runs"); do field "$out/$s-$backend-$r.json" p99; done | median)
@@ -166,9 +166,12 @@ report() { # BACKEND
     half_p99=$(field "$out/$s-$backend-half.json" p99)
     errs=0
     for f in "$out/$s-$backend"-*.json; do errs=$((errs + $(errors "$f"))); done
+    # Each run's own peak: the first round's, and the largest of all (the
+    # server's live state grows with the grants started through the session).
+    rss1=$(field "$out/$s-$backend-1.json" peak_rss_mib)
     rss=$(for f in "$out/$s-$backend"-*.json; do field "$f" peak_rss_mib; done | sort -g | tail -1)
-    printf '| %-9s | %9.0f | %8s | %8.2f ms | %9.2f ms | %11.1f | %10s | %6d | %6.1f MiB |\n' \
-      "$s" "$peak" "$ratio" "$p99" "$half_p99" "$cpu" "$cost" "$errs" "$rss"
+    printf '| %-9s | %9.0f | %8s | %8.2f ms | %9.2f ms | %11.1f | %10s | %6d | %7.1f / %6.1f MiB |\n' \
+      "$s" "$peak" "$ratio" "$p99" "$half_p99" "$cpu" "$cost" "$errs" "$rss1" "$rss"
   done
   if [ -f "$out/refresh64-$backend.json" ]; then
     echo "refresh with 64 independent chains: $(printf %.0f "$(field "$out/refresh64-$backend.json" rps)") req/s, errors $(errors "$out/refresh64-$backend.json")"
