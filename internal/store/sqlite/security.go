@@ -281,6 +281,12 @@ const auditCols = `time, type, user_id, client_id, detail, request_id, client_ip
 // statement per event cost more than the B-tree work of its row.
 const auditRowsPerInsert = 64
 
+// auditInsert is the statement that inserts rows events.
+func auditInsert(rows int) string {
+	return `INSERT INTO audit_events (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, rows-1)
+}
+
 // AppendAuditEvents stores events in one transaction, in order. They go
 // through the group commit: they share a commit with the writes waiting
 // beside them, and no commit ever runs beside a checkpoint that must
@@ -298,9 +304,13 @@ func (s *Store) AppendAuditEvents(ctx context.Context, events []store.AuditEvent
 			for _, e := range chunk {
 				args = append(args, e.Time.UnixMicro(), e.Type, e.UserID, e.ClientID, e.Detail, e.RequestID, e.ClientIP)
 			}
-			query := `INSERT INTO audit_events (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)` +
-				strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(chunk)-1)
-			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+			var err error
+			if len(chunk) == auditRowsPerInsert {
+				_, err = tx.exec(ctx, tx.stmts.insertAudit, args...) // a busy server's case: prepared once
+			} else {
+				_, err = tx.ExecContext(ctx, auditInsert(len(chunk)), args...)
+			}
+			if err != nil {
 				return err
 			}
 		}

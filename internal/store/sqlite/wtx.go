@@ -51,6 +51,7 @@ type writeStmts struct {
 	insertAccess   rawStmt
 	insertRefresh  rawStmt
 	markRotated    rawStmt
+	insertAudit    rawStmt // auditRowsPerInsert events
 	savepoint      rawStmt
 	rollbackTo     rawStmt
 	release        rawStmt
@@ -71,6 +72,7 @@ func prepareWriteStmts(ctx context.Context, conn rawConn) (*writeStmts, error) {
 		{&ws.insertRefresh, `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, rotated_at)
 			VALUES (?, ?, ?, ?, ?)`},
 		{&ws.markRotated, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?`},
+		{&ws.insertAudit, auditInsert(auditRowsPerInsert)},
 		{&ws.savepoint, `SAVEPOINT write`},
 		{&ws.rollbackTo, `ROLLBACK TO write`},
 		{&ws.release, `RELEASE write`},
@@ -93,7 +95,7 @@ func prepareWriteStmts(ctx context.Context, conn rawConn) (*writeStmts, error) {
 
 func (ws *writeStmts) close() {
 	for _, st := range []rawStmt{ws.rotationLookup, ws.insertGrant, ws.insertAccess, ws.insertRefresh,
-		ws.markRotated, ws.savepoint, ws.rollbackTo, ws.release} {
+		ws.markRotated, ws.insertAudit, ws.savepoint, ws.rollbackTo, ws.release} {
 		if st != nil {
 			st.Close()
 		}
