@@ -12,9 +12,9 @@ import (
 
 // wtx is a group commit's transaction, on the writer's driver connection
 // itself. database/sql wraps every statement of a transaction in a Stmt of
-// its own, converts its arguments into a fresh slice and tracks both; for
-// a refresh token's rotation (five statements) that bookkeeping was an
-// eighth of the server's CPU and a third of its allocations. The committer
+// its own, converts its arguments into a fresh slice and tracks both; under
+// refresh load that bookkeeping was an eighth of the server's CPU and a
+// third of its allocations. The committer
 // holds the connection for the whole batch (sql.Conn.Raw), so the
 // statements it runs can be the driver's own, prepared once, with one
 // argument slice reused.
