@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -95,14 +96,14 @@ func TestPollsPruned(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(s.polls.grants); n != 4 {
+	if n := s.polls.tracked(); n != 4 {
 		t.Fatalf("%d grants tracked, want 4", n)
 	}
 	if _, err := s.DeleteExpired(ctx, collectAt, time.Minute, 100); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.polls.grants[string(grantN(2).DeviceCodeHash)]; !ok || len(s.polls.grants) != 1 {
-		t.Errorf("%d grants tracked after collection, want 1, the one still polled", len(s.polls.grants))
+	if s.polls.find(grantN(2).DeviceCodeHash) == none || s.polls.tracked() != 1 {
+		t.Errorf("%d grants tracked after collection, want 1, the one still polled", s.polls.tracked())
 	}
 	if _, _, err := s.PollDeviceGrant(ctx, grantN(0).DeviceCodeHash, "c1", collectAt, time.Second); err == nil {
 		t.Errorf("poll of a collected grant: no error")
@@ -141,19 +142,19 @@ func TestPendingRowKept(t *testing.T) {
 		}
 		return got
 	}
-	if s.polls.rows.Len() != 1 {
-		t.Fatalf("%d pending rows kept after the grant was created, want 1", s.polls.rows.Len())
+	if s.polls.kept != 1 {
+		t.Fatalf("%d pending rows kept after the grant was created, want 1", s.polls.kept)
 	}
 	first := poll(0)
-	if s.polls.rows.Len() != 1 {
-		t.Fatalf("%d pending rows kept, want 1", s.polls.rows.Len())
+	if s.polls.kept != 1 {
+		t.Fatalf("%d pending rows kept, want 1", s.polls.kept)
 	}
 	// The kept row gives back exactly what the database holds.
 	fromDB, err := s.GetDeviceGrantByUserCode(ctx, g.UserCodeHash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept := s.polls.grants[string(g.DeviceCodeHash)].grant()
+	kept := s.polls.grant(s.polls.find(g.DeviceCodeHash))
 	if diff := cmp.Diff(fromDB, s.polls.overlay(kept)); diff != "" {
 		t.Errorf("kept row differs from the database's (-database +kept):\n%s", diff)
 	}
@@ -180,8 +181,8 @@ func TestPendingRowKept(t *testing.T) {
 	if _, err := s.DecideDeviceGrant(ctx, g.UserCodeHash, "u1", true, t0.Add(30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if s.polls.rows.Len() != 0 {
-		t.Errorf("%d pending rows kept after the decision, want 0", s.polls.rows.Len())
+	if s.polls.kept != 0 {
+		t.Errorf("%d pending rows kept after the decision, want 0", s.polls.kept)
 	}
 	if got := poll(40 * time.Second); got.Status != store.DeviceApproved || got.UserID != "u1" || got.StartURL != "changed" {
 		t.Errorf("after the decision: status %s, user %q, StartURL %q; want approved, u1, the database's", got.Status, got.UserID, got.StartURL)
@@ -244,22 +245,22 @@ func TestPendingRowsBounded(t *testing.T) {
 	for i := range maxPendingRows + 10 {
 		tr.poll(row(i), tr.generation(), t0, time.Second)
 	}
-	if tr.rows.Len() != maxPendingRows || len(tr.grants) != maxPendingRows+10 {
-		t.Fatalf("rows %d of %d entries; want %d of %d", tr.rows.Len(), len(tr.grants), maxPendingRows, maxPendingRows+10)
+	if tr.kept != maxPendingRows || tr.tracked() != maxPendingRows+10 {
+		t.Fatalf("rows %d of %d entries; want %d of %d", tr.kept, tr.tracked(), maxPendingRows, maxPendingRows+10)
 	}
 	stored := row(0)
 	stored.Status = store.DeviceApproved // stored again, not pending: nothing to keep
 	tr.created(stored, t0)
 	tr.invalidate(row(1).DeviceCodeHash)
 	tr.invalidate(row(maxPendingRows + 5).DeviceCodeHash) // never kept
-	if tr.rows.Len() != maxPendingRows-2 {
-		t.Errorf("rows %d after a new grant and invalidations, want %d", tr.rows.Len(), maxPendingRows-2)
+	if tr.kept != maxPendingRows-2 {
+		t.Errorf("rows %d after a new grant and invalidations, want %d", tr.kept, maxPendingRows-2)
 	}
 	// A read that began before an invalidation is not kept.
 	gen := tr.generation()
 	tr.invalidate(row(2).DeviceCodeHash)
 	tr.poll(row(1), gen, t0, time.Second)
-	if tr.grants[string(row(1).DeviceCodeHash)].kept() {
+	if tr.keptRow(row(1).DeviceCodeHash) {
 		t.Errorf("a row read before an invalidation was kept")
 	}
 	// Full: a new grant's row is kept only in place of the least recently
@@ -273,30 +274,30 @@ func TestPendingRowsBounded(t *testing.T) {
 	tr.poll(row(maxPendingRows+20), tr.generation(), later, time.Second)
 	tr.poll(row(maxPendingRows+21), tr.generation(), later, time.Second)
 	tr.poll(row(maxPendingRows+22), tr.generation(), later, time.Second)
-	if tr.rows.Len() != maxPendingRows {
-		t.Fatalf("rows %d, want the bound %d", tr.rows.Len(), maxPendingRows)
+	if tr.kept != maxPendingRows {
+		t.Fatalf("rows %d, want the bound %d", tr.kept, maxPendingRows)
 	}
 	tr.poll(row(maxPendingRows+23), tr.generation(), later, time.Second)
-	if tr.grants[string(row(maxPendingRows+23).DeviceCodeHash)].kept() {
+	if tr.keptRow(row(maxPendingRows + 23).DeviceCodeHash) {
 		t.Errorf("a row was kept beyond the bound with none idle")
 	}
 	idle := t0.Add(rowIdleAfter + time.Microsecond)
 	tr.poll(row(maxPendingRows+24), tr.generation(), idle, time.Second)
 	for _, i := range []int{3, 5, maxPendingRows + 20, maxPendingRows + 22, maxPendingRows + 24} {
-		if !tr.grants[string(row(i).DeviceCodeHash)].kept() {
+		if !tr.keptRow(row(i).DeviceCodeHash) {
 			t.Errorf("row %d not kept", i)
 		}
 	}
-	if tr.grants[string(row(4).DeviceCodeHash)].kept() {
+	if tr.keptRow(row(4).DeviceCodeHash) {
 		t.Errorf("the least recently polled row (4) was not the one dropped")
 	}
-	if tr.rows.Len() != maxPendingRows {
-		t.Errorf("rows %d after making room, want %d", tr.rows.Len(), maxPendingRows)
+	if tr.kept != maxPendingRows {
+		t.Errorf("rows %d after making room, want %d", tr.kept, maxPendingRows)
 	}
 
 	tr.prune(micro(row(4).ExpiresAt)) // every grant has expired
-	if tr.rows.Len() != 0 || len(tr.grants) != 0 || len(tr.shapes) != 0 {
-		t.Errorf("after expiry: rows %d of %d entries, %d shapes; want none", tr.rows.Len(), len(tr.grants), len(tr.shapes))
+	if tr.kept != 0 || tr.tracked() != 0 || len(tr.shapeIDs) != 0 {
+		t.Errorf("after expiry: rows %d of %d entries, %d shapes; want none", tr.kept, tr.tracked(), len(tr.shapeIDs))
 	}
 
 	// Grants started and never polled: a row each while there is room,
@@ -304,13 +305,20 @@ func TestPendingRowsBounded(t *testing.T) {
 	for i := range maxPendingRows + 100 {
 		tr.created(row(100_000+i), t0)
 	}
-	if tr.rows.Len() != maxPendingRows || len(tr.grants) != maxPendingRows {
+	if tr.kept != maxPendingRows || tr.tracked() != maxPendingRows {
 		t.Errorf("after starting more grants than the bound: rows %d of %d entries; want %d of %d",
-			tr.rows.Len(), len(tr.grants), maxPendingRows, maxPendingRows)
+			tr.kept, tr.tracked(), maxPendingRows, maxPendingRows)
 	}
-	if _, ok := tr.grants[string(row(100_000).DeviceCodeHash)]; ok {
+	if tr.find(row(100_000).DeviceCodeHash) != none {
 		t.Errorf("the oldest never-polled grant is still tracked")
 	}
+}
+
+func (t *pollTracker) tracked() int { return len(t.slots) - len(t.free) }
+
+func (t *pollTracker) keptRow(deviceCodeHash []byte) bool {
+	i := t.find(deviceCodeHash)
+	return i != none && t.slots[i].shape != none
 }
 
 // TestLockServing: one process at a time serves a database; the claim ends
@@ -334,5 +342,102 @@ func TestLockServing(t *testing.T) {
 	}
 	if err := second.LockServing(); err != nil {
 		t.Errorf("claim after the first closed: %v", err)
+	}
+}
+
+// checkKeptList walks the kept rows both ways and compares with the count.
+func checkKeptList(t *testing.T, tr *pollTracker) {
+	t.Helper()
+	n, prev := 0, none
+	for i := tr.oldest; i != none; i = tr.slots[i].newer {
+		if tr.slots[i].older != prev || tr.slots[i].shape == none || !tr.slots[i].live {
+			t.Fatalf("kept list broken at slot %d", i)
+		}
+		prev, n = i, n+1
+	}
+	if prev != tr.newest || n != tr.kept {
+		t.Fatalf("kept list: %d rows ending at %d; want %d ending at %d", n, prev, tr.kept, tr.newest)
+	}
+}
+
+// TestPollTrackerSpill: grants whose index key another grant holds, and a
+// device code hash too long for a slot, are found by their whole hash, and
+// each is forgotten alone.
+func TestPollTrackerSpill(t *testing.T) {
+	tr := pollTracker{keyOf: func([]byte) uint64 { return 7 }} // every key collides
+	long := grantN(99)
+	long.DeviceCodeHash = append(long.DeviceCodeHash, make([]byte, maxDeviceCodeHash)...)
+	grants := []store.DeviceGrant{grantN(0), grantN(1), grantN(2), long}
+	for _, g := range grants {
+		tr.created(g, t0) // the long one is not kept, so not tracked yet
+	}
+	if tr.tracked() != 3 || tr.kept != 3 || len(tr.index) != 1 || len(tr.spill) != 2 {
+		t.Fatalf("tracked %d, kept %d, index %d, spill %d; want 3, 3, 1, 2", tr.tracked(), tr.kept, len(tr.index), len(tr.spill))
+	}
+	for i, g := range grants {
+		got, _ := tr.poll(g, tr.generation(), t0.Add(time.Duration(i)*time.Second), time.Second)
+		if !got.LastPollAt.Equal(t0.Add(time.Duration(i) * time.Second)) {
+			t.Errorf("grant %d: LastPollAt %v", i, got.LastPollAt)
+		}
+	}
+	if tr.tracked() != 4 || tr.kept != 3 || len(tr.spill) != 3 {
+		t.Fatalf("after polls: tracked %d, kept %d, spill %d; want 4, 3 (not the long one), 3", tr.tracked(), tr.kept, len(tr.spill))
+	}
+	// The grant in the index goes; the others are still found.
+	tr.invalidate(grants[0].DeviceCodeHash)
+	tr.prune(micro(t0.Add(idlePolls*time.Second + 1500*time.Millisecond))) // idle: grants 0 and 1
+	for i, want := range []bool{false, false, true, true} {
+		if got := tr.find(grants[i].DeviceCodeHash) != none; got != want {
+			t.Errorf("grant %d tracked = %v, want %v", i, got, want)
+		}
+	}
+	if g, _, ok := tr.pollPending(grants[2].DeviceCodeHash, "c1", t0.Add(time.Minute), time.Second); !ok || !bytes.Equal(g.DeviceCodeHash, grants[2].DeviceCodeHash) {
+		t.Errorf("grant 2 not answered from its kept row")
+	}
+	checkKeptList(t, &tr)
+	tr.prune(micro(long.ExpiresAt))
+	if tr.tracked() != 0 || len(tr.index) != 0 || len(tr.spill) != 0 || tr.kept != 0 {
+		t.Errorf("after expiry: tracked %d, index %d, spill %d, kept %d; want none", tr.tracked(), len(tr.index), len(tr.spill), tr.kept)
+	}
+}
+
+// TestPollTrackerCompacts: once most slots are unused the live ones move
+// together, and each is still found with its row, poll times and place in
+// the kept list.
+func TestPollTrackerCompacts(t *testing.T) {
+	var tr pollTracker
+	var live []store.DeviceGrant
+	pruneAt := grantN(0).ExpiresAt
+	for i := range 1000 {
+		g := grantN(i)
+		tr.created(g, t0)
+		if i%10 == 3 { // outlives the prune below, and is still polled
+			g.ExpiresAt = pruneAt.Add(time.Hour)
+			tr.created(g, t0)
+			tr.poll(g, tr.generation(), pruneAt, time.Second)
+			live = append(live, g)
+		}
+	}
+	before := make([]store.DeviceGrant, len(live))
+	for i, g := range live {
+		before[i] = tr.overlay(tr.grant(tr.find(g.DeviceCodeHash)))
+	}
+	tr.prune(micro(pruneAt))
+	if len(tr.slots) != len(live) || len(tr.free) != 0 {
+		t.Fatalf("%d slots, %d free after pruning to %d grants; want them compacted", len(tr.slots), len(tr.free), len(live))
+	}
+	checkKeptList(t, &tr)
+	for i, g := range live {
+		at := tr.find(g.DeviceCodeHash)
+		if at == none || tr.slots[at].shape == none {
+			t.Fatalf("grant %d lost its row", i)
+		}
+		if diff := cmp.Diff(before[i], tr.overlay(tr.grant(at))); diff != "" {
+			t.Errorf("grant %d changed by the move (-before +after):\n%s", i, diff)
+		}
+	}
+	// The recency order survived: the oldest kept row is the first live.
+	if !bytes.Equal(tr.slots[tr.oldest].deviceCodeHash(), live[0].DeviceCodeHash) {
+		t.Errorf("the oldest kept row is not the first grant kept")
 	}
 }
