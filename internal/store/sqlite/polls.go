@@ -35,15 +35,15 @@ import (
 // database as before.
 //
 // Entries are dropped when their grant expires (at DeleteExpired's next
-// sweep), so the map never holds more than the live grants.
+// sweep), so the tracker never holds more than the live grants.
 type pollTracker struct {
 	mu sync.Mutex
 	// slots holds every entry, and free the indexes of unused ones. An
 	// entry is found by a 64-bit hash of its device code hash (index); one
 	// whose hash another entry already has, or whose device code hash is
 	// too long to hold in a slot, is found in spill by the whole hash.
-	// Nothing here holds a pointer, so the collector never walks the tens
-	// of thousands of entries a busy server keeps.
+	// Neither slots nor index holds a pointer, so the collector never walks
+	// the tens of thousands of entries a busy server keeps.
 	seed  maphash.Seed
 	keyOf func([]byte) uint64 // nil: maphash under seed (tests force collisions)
 	index map[uint64]int32
