@@ -46,6 +46,7 @@ func (s *Store) CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) erro
 	s.userCodes.settle(g.UserCodeHash, rowid, err == nil)
 	if err == nil {
 		s.polls.created(g, g.CreatedAt)
+		s.live.created(g, rowid)
 	}
 	return err
 }
@@ -125,11 +126,14 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userCodeHash []byte, user
 		string(status), userID, now.UnixMicro(), rowid, userCodeHash, string(store.DevicePending), now.UnixMicro()))
 	if err == nil {
 		s.polls.invalidate(g.DeviceCodeHash)
+		s.live.gone(g.ClientID, rowid)
 		return s.polls.overlay(g), nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		// The update may have committed: no kept row can be trusted.
+		// The update may have committed: no kept row, nor the live count,
+		// can be trusted.
 		s.polls.invalidateAll()
+		s.live.forget()
 		return store.DeviceGrant{}, wrap("decide device grant", err)
 	}
 	var cur store.DeviceGrantStatus

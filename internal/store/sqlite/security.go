@@ -79,16 +79,11 @@ func (s *Store) ResetRateLimit(ctx context.Context, key []byte) error {
 	return wrap("reset rate limit", err)
 }
 
-// CountLiveDeviceGrants counts the client's pending, unexpired grants.
+// CountLiveDeviceGrants counts the client's pending, unexpired grants; see
+// liveGrantCount.
 func (s *Store) CountLiveDeviceGrants(ctx context.Context, clientID string, now time.Time) (int, error) {
-	var n int
-	err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM device_grants
-		WHERE client_id = ? AND expires_at > ? AND status = ?`,
-		clientID, now.UnixMicro(), string(store.DevicePending)).Scan(&n)
-	if err != nil {
-		return 0, wrap("count live device grants", err)
-	}
-	return n, nil
+	n, err := s.live.count(ctx, s, clientID, now)
+	return n, wrap("count live device grants", err)
 }
 
 // User security.

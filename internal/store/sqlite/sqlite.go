@@ -59,10 +59,12 @@ type Store struct {
 	getGrant   *sql.Stmt
 	getUser    *sql.Stmt
 
-	polls     pollTracker   // device grant poll times: see pollTracker
-	userCodes userCodeIndex // device grants by user code: see userCodeIndex
+	polls     pollTracker    // device grant poll times: see pollTracker
+	userCodes userCodeIndex  // device grants by user code: see userCodeIndex
+	live      liveGrantCount // pending device grants by client: see liveGrantCount
 
-	// sweep is where sweepTokens stopped in each token table.
+	// sweep is where sweepTokens and deleteExpiredGrants stopped in each
+	// table.
 	sweep struct {
 		mu    sync.Mutex
 		after map[string]int64 // by table: the last rowid looked at
@@ -303,7 +305,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 		total += n
 	}
 	for _, table := range []string{"access_tokens", "refresh_tokens"} {
-		if err := s.sweepTokens(ctx, table, tokenSweepPerLimit*int64(limit)); err != nil {
+		if err := s.sweepTokens(ctx, table, sweepPerLimit*int64(limit)); err != nil {
 			return total, wrap("delete tokens of gone families", err)
 		}
 	}
@@ -312,40 +314,91 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keep time.Dura
 }
 
 // deleteExpired removes at most limit rows of table whose expires_at is
-// before before; device grants leave the user code index with their row.
+// before before.
 func (s *Store) deleteExpired(ctx context.Context, table string, before int64, limit int) (int, error) {
-	query := `DELETE FROM ` + table + ` WHERE rowid IN
-		(SELECT rowid FROM ` + table + ` WHERE expires_at < ? LIMIT ?)`
-	if table != "device_grants" {
-		res, err := s.writer.ExecContext(ctx, query, before, limit)
-		if err != nil {
-			return 0, err
-		}
-		n, err := res.RowsAffected()
-		return int(n), err
+	if table == "device_grants" {
+		return s.deleteExpiredGrants(ctx, before, limit)
 	}
-	rows, err := s.writer.QueryContext(ctx, query+` RETURNING rowid, user_code_hash`, before, limit)
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN
+		(SELECT rowid FROM `+table+` WHERE expires_at < ? LIMIT ?)`, before, limit)
 	if err != nil {
 		return 0, err
 	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// deleteExpiredGrants removes at most limit device grants whose expires_at
+// is before before; they leave the user code index and the live count with
+// their row.
+//
+// The table has no index on expires_at (migration 0007). Rows are stored
+// in the order they were issued, and all grants live equally long, so the
+// due ones are the first rows: each call looks at the first rows, and
+// stops at the first limit due ones among them. A grant can be due before
+// rows issued ahead of it only when the grant lifetime was shortened (or
+// the clock stepped back); the first rows then hold such a grant back, and
+// a second look, in a slice of the table after where the previous one
+// stopped, finds it within one pass over the table.
+func (s *Store) deleteExpiredGrants(ctx context.Context, before int64, limit int) (int, error) {
+	const returning = ` RETURNING rowid, user_code_hash, client_id`
+	scan := sweepPerLimit * int64(limit)
+	n, _, err := s.deleteGrants(ctx, `DELETE FROM device_grants WHERE rowid IN
+		(SELECT rowid FROM (SELECT rowid, expires_at FROM device_grants ORDER BY rowid LIMIT ?)
+			WHERE expires_at < ? LIMIT ?)`+returning, scan, before, limit)
+	if err != nil || n == limit {
+		return n, err
+	}
+	s.sweep.mu.Lock()
+	defer s.sweep.mu.Unlock()
+	// The slice is scan rows, not rowids: the rowids of a busy server's
+	// old grants are long gone.
+	from := s.sweep.after["device_grants"]
+	var to int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM
+		(SELECT rowid FROM device_grants WHERE rowid > ? ORDER BY rowid LIMIT ?)`, from, scan).Scan(&to); err != nil {
+		return n, err
+	}
+	m, last, err := s.deleteGrants(ctx, `DELETE FROM device_grants WHERE rowid IN
+		(SELECT rowid FROM device_grants WHERE rowid > ? AND rowid <= ? AND expires_at < ? LIMIT ?)`+returning,
+		from, to, before, limit-n)
+	if err != nil {
+		return n + m, err
+	}
+	if n+m == limit {
+		to = last // the slice may hold more due grants after the last one removed
+	}
+	return n + m, s.sweptUpTo(ctx, "device_grants", to)
+}
+
+// deleteGrants runs a DELETE … RETURNING rowid, user_code_hash, client_id
+// on device_grants, forgets the deleted grants in memory, and returns how
+// many it deleted and the highest rowid among them.
+func (s *Store) deleteGrants(ctx context.Context, query string, args ...any) (n int, last int64, err error) {
+	rows, err := s.writer.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, 0, err
+	}
 	defer rows.Close()
-	n := 0
 	for rows.Next() {
 		var rowid int64
 		var userCodeHash []byte
-		if err := rows.Scan(&rowid, &userCodeHash); err != nil {
-			return n, err
+		var clientID string
+		if err := rows.Scan(&rowid, &userCodeHash, &clientID); err != nil {
+			return n, last, err
 		}
 		s.userCodes.remove(userCodeHash, rowid)
-		n++
+		s.live.gone(clientID, rowid)
+		n, last = n+1, max(last, rowid)
 	}
-	return n, rows.Err()
+	return n, last, rows.Err()
 }
 
-// tokenSweepPerLimit is how many token rows each DeleteExpired looks at in
-// each token table, per row of its limit: the server's batches of 500 look
-// at 8 000, a few milliseconds of the writer's time.
-const tokenSweepPerLimit = 16
+// sweepPerLimit is how many rows each DeleteExpired looks at in each token
+// table, and at most in each look at the device grants, per row of its
+// limit: the server's batches of 500 look at 8 000, a few milliseconds of
+// the writer's time.
+const sweepPerLimit = 16
 
 // sweepTokens removes from table (access_tokens or refresh_tokens) the
 // tokens whose family is gone among the next scan rows, by rowid, after
@@ -362,17 +415,24 @@ func (s *Store) sweepTokens(ctx context.Context, table string, scan int64) error
 			AND NOT EXISTS (SELECT 1 FROM token_families f WHERE f.id = t.family_id))`, from, from+scan); err != nil {
 		return err
 	}
+	return s.sweptUpTo(ctx, table, from+scan)
+}
+
+// sweptUpTo records that a sweep of table looked at the rowids up to to:
+// the next starts after it, or from the first row once at or past the
+// last (or at 0: nothing was left to look at); s.sweep.mu is held.
+func (s *Store) sweptUpTo(ctx context.Context, table string, to int64) error {
 	var last int64
 	if err := s.writer.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM `+table).Scan(&last); err != nil {
 		return err
 	}
-	if from += scan; from >= last {
-		from = 0
+	if to >= last {
+		to = 0
 	}
 	if s.sweep.after == nil {
 		s.sweep.after = make(map[string]int64)
 	}
-	s.sweep.after[table] = from
+	s.sweep.after[table] = to
 	return nil
 }
 

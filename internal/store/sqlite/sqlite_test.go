@@ -287,7 +287,7 @@ func TestSweepTokens(t *testing.T) {
 		}
 		return live, gone
 	}
-	// A limit of 1 looks at tokenSweepPerLimit (16) rows of each table per
+	// A limit of 1 looks at sweepPerLimit (16) rows of each table per
 	// call: rows 1–16 (10 of them gone), then 17–30, and the next starts
 	// again from the first row.
 	for call, wantGone := range []int{20 - 10, 0} {
