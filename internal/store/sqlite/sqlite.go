@@ -63,11 +63,11 @@ type Store struct {
 	userCodes userCodeIndex  // device grants by user code: see userCodeIndex
 	live      liveGrantCount // pending device grants by client: see liveGrantCount
 
-	// sweep is where sweepTokens and deleteExpiredGrants stopped in each
-	// table.
+	// sweep is where deleteExpiredGrants and sweepTokens stopped.
 	sweep struct {
-		mu    sync.Mutex
-		after map[string]int64 // by table: the last rowid looked at
+		mu          sync.Mutex
+		grantsAfter int64             // the last device grant rowid looked at
+		tokensAfter map[string][]byte // by token table: the last hash looked at
 	}
 
 	// The committer (commit.go) and the checkpointer (checkpoint.go).
@@ -353,22 +353,26 @@ func (s *Store) deleteExpiredGrants(ctx context.Context, before int64, limit int
 	defer s.sweep.mu.Unlock()
 	// The slice is scan rows, not rowids: the rowids of a busy server's
 	// old grants are long gone.
-	from := s.sweep.after["device_grants"]
-	var to int64
-	if err := s.writer.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM
-		(SELECT rowid FROM device_grants WHERE rowid > ? ORDER BY rowid LIMIT ?)`, from, scan).Scan(&to); err != nil {
+	from := s.sweep.grantsAfter
+	var to, rows int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0), count(*) FROM
+		(SELECT rowid FROM device_grants WHERE rowid > ? ORDER BY rowid LIMIT ?)`, from, scan).Scan(&to, &rows); err != nil {
 		return n, err
 	}
 	m, last, err := s.deleteGrants(ctx, `DELETE FROM device_grants WHERE rowid IN
 		(SELECT rowid FROM device_grants WHERE rowid > ? AND rowid <= ? AND expires_at < ? LIMIT ?)`+returning,
 		from, to, before, limit-n)
-	if err != nil {
+	switch {
+	case err != nil:
 		return n + m, err
+	case n+m == limit:
+		s.sweep.grantsAfter = last // the slice may hold more due grants after the last one removed
+	case rows < scan:
+		s.sweep.grantsAfter = 0 // the end: the next look starts from the first row
+	default:
+		s.sweep.grantsAfter = to
 	}
-	if n+m == limit {
-		to = last // the slice may hold more due grants after the last one removed
-	}
-	return n + m, s.sweptUpTo(ctx, "device_grants", to)
+	return n + m, nil
 }
 
 // deleteGrants runs a DELETE … RETURNING rowid, user_code_hash, client_id
@@ -401,38 +405,35 @@ func (s *Store) deleteGrants(ctx context.Context, query string, args ...any) (n 
 const sweepPerLimit = 16
 
 // sweepTokens removes from table (access_tokens or refresh_tokens) the
-// tokens whose family is gone among the next scan rows, by rowid, after
-// where the previous sweep of that table stopped; past the last row the
-// next sweep starts again from the first. Token tables have no index on
-// their family (migration 0005): the sweep finds what a cascade would
+// tokens whose family is gone among the next scan rows, in hash order,
+// after where the previous sweep of that table stopped; past the last row
+// the next sweep starts again from the first. Token tables have no index
+// on their family (migration 0005): the sweep finds what a cascade would
 // have removed, a slice at a time.
 func (s *Store) sweepTokens(ctx context.Context, table string, scan int64) error {
 	s.sweep.mu.Lock()
 	defer s.sweep.mu.Unlock()
-	from := s.sweep.after[table]
-	if _, err := s.writer.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN
-		(SELECT t.rowid FROM `+table+` t WHERE t.rowid > ? AND t.rowid <= ?
-			AND NOT EXISTS (SELECT 1 FROM token_families f WHERE f.id = t.family_id))`, from, from+scan); err != nil {
+	// A nil hash is the start: every stored hash is above x''.
+	from := s.sweep.tokensAfter[table]
+	var to []byte
+	var rows int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT max(hash), count(*) FROM
+		(SELECT hash FROM `+table+` WHERE hash > coalesce(?, x'') ORDER BY hash LIMIT ?)`, from, scan).Scan(&to, &rows); err != nil {
 		return err
 	}
-	return s.sweptUpTo(ctx, table, from+scan)
-}
-
-// sweptUpTo records that a sweep of table looked at the rowids up to to:
-// the next starts after it, or from the first row once at or past the
-// last (or at 0: nothing was left to look at); s.sweep.mu is held.
-func (s *Store) sweptUpTo(ctx context.Context, table string, to int64) error {
-	var last int64
-	if err := s.writer.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM `+table).Scan(&last); err != nil {
-		return err
+	if rows > 0 {
+		if _, err := s.writer.ExecContext(ctx, `DELETE FROM `+table+` WHERE hash > coalesce(?, x'') AND hash <= ?
+			AND NOT EXISTS (SELECT 1 FROM token_families f WHERE f.id = family_id)`, from, to); err != nil {
+			return err
+		}
 	}
-	if to >= last {
-		to = 0
+	if rows < scan {
+		to = nil
 	}
-	if s.sweep.after == nil {
-		s.sweep.after = make(map[string]int64)
+	if s.sweep.tokensAfter == nil {
+		s.sweep.tokensAfter = make(map[string][]byte)
 	}
-	s.sweep.after[table] = to
+	s.sweep.tokensAfter[table] = to
 	return nil
 }
 

@@ -288,8 +288,8 @@ func TestSweepTokens(t *testing.T) {
 		return live, gone
 	}
 	// A limit of 1 looks at sweepPerLimit (16) rows of each table per
-	// call: rows 1–16 (10 of them gone), then 17–30, and the next starts
-	// again from the first row.
+	// call, in hash order: rows 1–16 (10 of them gone), then 17–30, and
+	// the next starts again from the first row.
 	for call, wantGone := range []int{20 - 10, 0} {
 		if _, err := s.DeleteExpired(ctx, t0, 0, 1); err != nil {
 			t.Fatal(err)
@@ -300,14 +300,15 @@ func TestSweepTokens(t *testing.T) {
 			}
 		}
 	}
-	if after := s.sweep.after["refresh_tokens"]; after != 0 {
-		t.Errorf("the next sweep starts after row %d, want the first row", after)
+	if after := s.sweep.tokensAfter["refresh_tokens"]; after != nil {
+		t.Errorf("the next sweep starts after hash %q, want the first row", after)
 	}
 }
 
 // TestTokensKeptByMigration5: a database of schema 4, whose token tables
 // referenced their family, keeps its tokens through migration 5, which
-// drops the reference and the family index.
+// drops the reference and the family index, and migration 8, which keeps
+// the tables in hash order (WITHOUT ROWID).
 func TestTokensKeptByMigration5(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ssooidc.db")
@@ -360,6 +361,13 @@ func TestTokensKeptByMigration5(t *testing.T) {
 		}
 		if fks != 0 || familyIndexes != 0 {
 			t.Errorf("%s: %d foreign keys, %d indexes on family_id; want none", table, fks, familyIndexes)
+		}
+		var withoutRowid bool
+		if err := s.reader.QueryRowContext(ctx, `SELECT wr FROM pragma_table_list(?)`, table).Scan(&withoutRowid); err != nil {
+			t.Fatal(err)
+		}
+		if !withoutRowid {
+			t.Errorf("%s has a rowid; want WITHOUT ROWID", table)
 		}
 	}
 }
