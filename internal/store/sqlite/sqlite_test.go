@@ -316,7 +316,7 @@ func TestTokensKeptByMigration5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", dsn(path, false))
+	db, err := sql.Open("sqlite", dsn(path, false, "NORMAL"))
 	if err != nil {
 		t.Fatal(err)
 	}
