@@ -12,12 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fileSyncer fsyncs files through Linux AIO (IOCB_CMD_FSYNC, kernel 4.18
-// and later), waiting for the completion on an eventfd that the network
-// poller watches. A plain fsync is a blocking system call: the goroutine
-// keeps its P until the runtime's monitor takes it back, up to ~20 ms
-// later, so on a server limited to one P a long checkpoint fsync stalls
-// every request. Here the P stays free while the disk works.
+// fileSyncer syncs files through Linux AIO (IOCB_CMD_FDSYNC: fdatasync, as
+// SQLite's Linux builds sync; kernel 4.18 and later), waiting for the
+// completion on an eventfd that the network poller watches. A plain sync
+// is a blocking system call: the goroutine keeps its P until the runtime's
+// monitor takes it back, up to ~20 ms later, so on a server limited to one
+// P a long checkpoint sync stalls every request. Here the P stays free
+// while the disk works.
 type fileSyncer struct {
 	mu   sync.Mutex // one fsync in flight: the context has room for one
 	aio  uintptr    // aio_context_t
@@ -52,7 +53,7 @@ const (
 
 // newFileSyncer returns a syncer, or an error where this kernel cannot
 // fsync asynchronously (the caller then lets SQLite sync as usual). probe
-// is synced once to find out: io_submit accepts IOCB_CMD_FSYNC only since
+// is synced once to find out: io_submit accepts IOCB_CMD_FDSYNC only since
 // Linux 4.18, and only on file systems that support it.
 func newFileSyncer(probe *os.File) (*fileSyncer, error) {
 	var aio uintptr
@@ -72,7 +73,7 @@ func newFileSyncer(probe *os.File) (*fileSyncer, error) {
 	return y, nil
 }
 
-// sync fsyncs f, as f.Sync would.
+// sync writes f's data and size to disk, as fdatasync(2) would.
 func (y *fileSyncer) sync(f *os.File) error {
 	y.mu.Lock()
 	defer y.mu.Unlock()
