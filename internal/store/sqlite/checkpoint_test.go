@@ -72,11 +72,18 @@ func (y failingSyncer) sync(f *os.File) error {
 }
 
 // TestCheckpointSyncFailure: when the fsync of the database file fails
-// after a checkpoint copied pages into it, the checkpointer stops, Ping
-// reports it, writes go on into the WAL, and the WAL is kept whole — even
-// past Close, which would otherwise copy it and delete it — so that no
-// frame whose copy may not be on disk is lost.
+// after a checkpoint copied pages into it, or the WAL's before it copies
+// any, the checkpointer stops, Ping reports it, writes go on into the WAL,
+// and the WAL is kept whole — even past Close, which would otherwise copy
+// it and delete it — so that no frame whose copy may not be on disk is
+// lost.
 func TestCheckpointSyncFailure(t *testing.T) {
+	for _, suffix := range []string{"", "-wal"} {
+		t.Run("fsync of ssooidc.db"+suffix+" fails", func(t *testing.T) { testCheckpointSyncFailure(t, suffix) })
+	}
+}
+
+func testCheckpointSyncFailure(t *testing.T, failing string) {
 	path := filepath.Join(t.TempDir(), "ssooidc.db")
 	s, err := open(t.Context(), path, checkpointPolicy{every: time.Millisecond, walBound: 1 << 30})
 	if err != nil {
@@ -86,7 +93,7 @@ func TestCheckpointSyncFailure(t *testing.T) {
 		s.Close()
 		t.Skip("no asynchronous fsync here: SQLite syncs its checkpoints itself")
 	}
-	s.fsync = failingSyncer{s.fsync, func(f *os.File) bool { return f.Name() == s.path }}
+	s.fsync = failingSyncer{s.fsync, func(f *os.File) bool { return f.Name() == s.path+failing }}
 	const grants = 200
 	for i := range grants {
 		if err := s.CreateDeviceGrant(t.Context(), grantN(i)); err != nil {
