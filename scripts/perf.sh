@@ -173,6 +173,13 @@ report() { # BACKEND
     printf '| %-9s | %9.0f | %8s | %8.2f ms | %9.2f ms | %11.1f | %10s | %6d | %7.1f / %6.1f MiB |\n' \
       "$s" "$peak" "$ratio" "$p99" "$half_p99" "$cpu" "$cost" "$errs" "$rss1" "$rss"
   done
+  # A stall in a p99 may be the generator's own: it measures how late it
+  # wakes from 1 ms sleeps (ssooidc-load's generator_pauses).
+  local held=""
+  for s in "${scenarios[@]}"; do
+    held+=" $s $(field "$out/$s-$backend-half.json" over_5ms)× (longest $(field "$out/$s-$backend-half.json" max_ms) ms),"
+  done
+  echo "generator held up over 5 ms during the half-peak runs:${held%,}"
   if [ -f "$out/refresh64-$backend.json" ]; then
     echo "refresh with 64 independent chains: $(printf %.0f "$(field "$out/refresh64-$backend.json" rps)") req/s, errors $(errors "$out/refresh64-$backend.json")"
   fi

@@ -157,22 +157,23 @@ func (o *options) check() error {
 
 // result is one run's report.
 type result struct {
-	Scenario    string         `json:"scenario"`
-	URL         string         `json:"url"`
-	Concurrency int            `json:"concurrency"`
-	Rate        float64        `json:"rate,omitempty"` // target, open loop
-	Seconds     float64        `json:"seconds"`        // the measured window
-	Requests    int            `json:"requests"`       // answered in the window
-	OK          int            `json:"ok"`             // with the scenario's expected answer
-	RPS         float64        `json:"rps"`            // OK per second
-	Baseline    float64        `json:"baseline_rps,omitempty"`
-	Ratio       float64        `json:"ratio_to_baseline,omitempty"`
-	Latency     latencyMS      `json:"latency_ms"` // of the OK answers
-	Errors      map[string]int `json:"errors"`
-	GrantWaits  int            `json:"grant_waits,omitempty"` // pending: polls held back to respect a grant's interval
-	Grants      int            `json:"grants,omitempty"`
-	LoadCPUPct  float64        `json:"load_cpu_pct"` // this generator's CPU use over the window
-	Server      *serverStats   `json:"server,omitempty"`
+	Scenario    string          `json:"scenario"`
+	URL         string          `json:"url"`
+	Concurrency int             `json:"concurrency"`
+	Rate        float64         `json:"rate,omitempty"` // target, open loop
+	Seconds     float64         `json:"seconds"`        // the measured window
+	Requests    int             `json:"requests"`       // answered in the window
+	OK          int             `json:"ok"`             // with the scenario's expected answer
+	RPS         float64         `json:"rps"`            // OK per second
+	Baseline    float64         `json:"baseline_rps,omitempty"`
+	Ratio       float64         `json:"ratio_to_baseline,omitempty"`
+	Latency     latencyMS       `json:"latency_ms"` // of the OK answers
+	Errors      map[string]int  `json:"errors"`
+	GrantWaits  int             `json:"grant_waits,omitempty"` // pending: polls held back to respect a grant's interval
+	Grants      int             `json:"grants,omitempty"`
+	LoadCPUPct  float64         `json:"load_cpu_pct"` // this generator's CPU use over the window
+	Pauses      generatorPauses `json:"generator_pauses"`
+	Server      *serverStats    `json:"server,omitempty"`
 }
 
 func (r *result) print(w io.Writer) {
@@ -213,6 +214,10 @@ func (r *result) print(w io.Writer) {
 		fmt.Fprintf(w, "  other processes used %.0f %% of the server's CPU %d meanwhile\n", r.Server.OthersPct, r.Server.CPU)
 	}
 	fmt.Fprintf(w, "  load generator CPU: %.0f %% of one core\n", r.LoadCPUPct)
+	if r.Pauses.Over5ms > 0 {
+		fmt.Fprintf(w, "  the generator itself was held up %d times over %v, the longest %.1f ms: latencies include that\n",
+			r.Pauses.Over5ms, pauseThreshold, r.Pauses.MaxMS)
+	}
 }
 
 // run prepares the scenario, then loads the server.
@@ -326,8 +331,10 @@ func run(ctx context.Context, o options, logf func(string, ...any)) (*result, er
 	if o.pid > 0 {
 		watch = watchProc(ctx, o.pid, 100*time.Millisecond)
 	}
+	stopPauses := watchPauses(ctx)
 	wg.Wait()
 	cpu1, wall1 := selfCPU(), time.Now()
+	pauses := stopPauses()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -339,6 +346,7 @@ func run(ctx context.Context, o options, logf func(string, ...any)) (*result, er
 		Rate:        o.rate,
 		Errors:      map[string]int{},
 		LoadCPUPct:  100 * float64(cpu1-cpu0) / float64(wall1.Sub(wall0)),
+		Pauses:      pauses,
 	}
 	var all []time.Duration
 	for i, r := range recs {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,19 @@ func TestSpinTimeout(t *testing.T) {
 		t.Errorf("connection kept after a timeout")
 	}
 	(<-accepted).Close()
+}
+
+// TestWatchPauses holds the only P for 60 ms: the watcher's 1 ms sleep
+// cannot end until the runtime preempts the loop (after ~10 ms), so it
+// sees itself held up.
+func TestWatchPauses(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	stop := watchPauses(t.Context())
+	time.Sleep(5 * time.Millisecond) // the watcher's first sleep has begun
+	for start := time.Now(); time.Since(start) < 60*time.Millisecond; {
+	}
+	p := stop()
+	if p.Over5ms < 1 || p.MaxMS < 5 {
+		t.Errorf("pauses after holding the P for 60 ms: %+v; want one over 5 ms at least", p)
+	}
 }

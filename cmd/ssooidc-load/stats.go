@@ -260,3 +260,43 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// pauseThreshold is how late a wake-up must be to count as the generator
+// held up.
+const pauseThreshold = 5 * time.Millisecond
+
+// generatorPauses is the "generator_pauses" member of a result.
+type generatorPauses struct {
+	Over5ms int     `json:"over_5ms"` // wake-ups more than pauseThreshold late
+	MaxMS   float64 `json:"max_ms"`   // the latest
+}
+
+// watchPauses measures, until stop is called, how late this process wakes
+// from 1 ms sleeps. A generator held up itself (its core busy with other
+// work, the VM descheduled) reads the answers late, and that delay counts
+// as the server's latency; a run whose p99 stalls while the generator was
+// held up as long says more about the machine than about the server.
+func watchPauses(ctx context.Context) (stop func() generatorPauses) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan generatorPauses, 1)
+	go func() {
+		var p generatorPauses
+		var longest time.Duration
+		prev := time.Now()
+		for ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+			now := time.Now()
+			if late := now.Sub(prev) - time.Millisecond; late > pauseThreshold {
+				p.Over5ms++
+				longest = max(longest, late)
+			}
+			prev = now
+		}
+		p.MaxMS = float64(longest.Microseconds()) / 1000
+		done <- p
+	}()
+	return func() generatorPauses {
+		cancel()
+		return <-done
+	}
+}

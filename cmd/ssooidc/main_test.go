@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -212,6 +213,11 @@ func TestServeDev(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz = %d", resp.StatusCode)
 	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		if got := servedGCPercent(t, addr); got != "50" {
+			t.Errorf("the server's GOGC without the variable = %s, want 50", got)
+		}
+	}
 	s.stop(t)
 	if _, err := os.Stat(filepath.Join(dir, "ssooidc.db.key")); err != nil {
 		t.Errorf("dev key file: %v", err)
@@ -229,6 +235,36 @@ func TestServeDev(t *testing.T) {
 	if r := run(t, dir, "", "user", "list"); !strings.Contains(r.stdout, "demo") {
 		t.Errorf("user list after --dev: %q %q", r.stdout, r.stderr)
 	}
+}
+
+// servedGCPercent returns the collector's target as the server's /metrics show it.
+func servedGCPercent(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go_gc_gogc_percent (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no go_gc_gogc_percent in /metrics:\n%s", body)
+	}
+	return string(m[1])
+}
+
+func TestServeKeepsGOGC(t *testing.T) {
+	dir := t.TempDir()
+	addr := freePort(t)
+	s := startServe(t, dir, []string{"GOGC=80"}, "--dev", "--addr", addr)
+	s.waitFor(t, `AWS_ENDPOINT_URL_SSO_OIDC=http://`+regexp.QuoteMeta(addr))
+	if got := servedGCPercent(t, addr); got != "80" {
+		t.Errorf("the server's GOGC with GOGC=80 = %s", got)
+	}
+	s.stop(t)
 }
 
 func TestServeRefusesAnotherKey(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -50,9 +51,21 @@ a demo user and keeps a generated secret key beside the database.`,
 	return cmd
 }
 
+// gcPercent is how much the heap may grow over what is live, in percent,
+// before the next collection, unless GOGC is set. Most of a busy server's
+// live heap is tables without pointers (the user code index, the poll
+// bookkeeping), which the collector never walks, so a collection costs
+// about as little however large they are: Go's default 100 % would mostly
+// double them in the resident set. At 50 % collections come twice as
+// often, for ~1 % more of the CPU (docs/performance.md, item 28).
+const gcPercent = 50
+
 func serve(ctx context.Context, out io.Writer, cfg config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
 	}
 	log := newLogger(cfg, os.Stderr)
 	master, keySource, created, err := cfg.LoadSecretKey()

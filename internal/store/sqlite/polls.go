@@ -333,9 +333,11 @@ func (t *pollTracker) poll(g store.DeviceGrant, gen uint64, now time.Time, step 
 }
 
 // room reports whether another pending row may be kept. At the bound it
-// drops the least recently polled rows whose client has missed idlePolls
-// polls in a row: it is gone (a waiting CLI polls at its interval), and if
-// it comes back it reads the database.
+// forgets the least recently polled grants whose client has missed
+// idlePolls polls in a row: it is gone (a waiting CLI polls at its
+// interval), and if it comes back it reads the database. Their poll times
+// go too, as prune would take them: the slots are reused rather than grown
+// (a busy server replaces its kept rows every few seconds).
 func (t *pollTracker) room(now time.Time) bool {
 	nowUS := now.UnixMicro()
 	for t.kept >= maxPendingRows {
@@ -343,7 +345,7 @@ func (t *pollTracker) room(now time.Time) bool {
 		if s := &t.slots[i]; s.last >= nowUS-idlePolls*s.interval {
 			return false
 		}
-		t.dropRow(i)
+		t.remove(i)
 	}
 	return true
 }

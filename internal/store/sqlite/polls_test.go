@@ -282,6 +282,7 @@ func TestPendingRowsBounded(t *testing.T) {
 		t.Errorf("a row was kept beyond the bound with none idle")
 	}
 	idle := t0.Add(rowIdleAfter + time.Microsecond)
+	tracked := tr.tracked()
 	tr.poll(row(maxPendingRows+24), tr.generation(), idle, time.Second)
 	for _, i := range []int{3, 5, maxPendingRows + 20, maxPendingRows + 22, maxPendingRows + 24} {
 		if !tr.keptRow(row(i).DeviceCodeHash) {
@@ -290,6 +291,12 @@ func TestPendingRowsBounded(t *testing.T) {
 	}
 	if tr.keptRow(row(4).DeviceCodeHash) {
 		t.Errorf("the least recently polled row (4) was not the one dropped")
+	}
+	// Its client is gone, so its poll times went with it: the entries
+	// do not grow.
+	if tr.find(row(4).DeviceCodeHash) != none || tr.tracked() != tracked {
+		t.Errorf("after making room: row 4 tracked %v, %d entries; want untracked, %d",
+			tr.find(row(4).DeviceCodeHash) != none, tr.tracked(), tracked)
 	}
 	if tr.kept != maxPendingRows {
 		t.Errorf("rows %d after making room, want %d", tr.kept, maxPendingRows)
