@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,45 +355,50 @@ func (s *Store) deleteExpired(ctx context.Context, table string, before int64, l
 //
 // The table has no index on expires_at (migration 0007). Rows are stored
 // in the order they were issued, and all grants live equally long, so the
-// due ones are the first rows: each call looks at the first rows, and
-// stops at the first limit due ones among them. A grant can be due before
-// rows issued ahead of it only when the grant lifetime was shortened (or
-// the clock stepped back); the first rows then hold such a grant back, and
-// a second look, in a slice of the table after where the previous one
-// stopped, finds it within one pass over the table.
+// due ones are the first rows: each call looks at the first limit rows and
+// removes the due ones among them. A grant can be due behind rows issued
+// ahead of it that are not only when the grant lifetime was shortened (or
+// the clock stepped back); a second look, in slices of the table after
+// where the previous one stopped, finds it within one pass over the table.
 func (s *Store) deleteExpiredGrants(ctx context.Context, before int64, limit int) (int, error) {
 	const returning = ` RETURNING rowid, user_code_hash, client_id`
-	scan := sweepPerLimit * int64(limit)
 	n, _, err := s.deleteGrants(ctx, `DELETE FROM device_grants WHERE rowid IN
 		(SELECT rowid FROM (SELECT rowid, expires_at FROM device_grants ORDER BY rowid LIMIT ?)
-			WHERE expires_at < ? LIMIT ?)`+returning, scan, before, limit)
+			WHERE expires_at < ?)`+returning, limit, before)
 	if err != nil || n == limit {
 		return n, err
 	}
 	s.sweep.mu.Lock()
 	defer s.sweep.mu.Unlock()
-	// The slice is scan rows, not rowids: the rowids of a busy server's
-	// old grants are long gone.
-	from := s.sweep.grantsAfter
-	var to, rows int64
-	if err := s.writer.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0), count(*) FROM
-		(SELECT rowid FROM device_grants WHERE rowid > ? ORDER BY rowid LIMIT ?)`, from, scan).Scan(&to, &rows); err != nil {
-		return n, err
+	for scan := sweepPerLimit * int64(limit); scan > 0 && n < limit; {
+		chunk := min(scan, scanChunk)
+		scan -= chunk
+		// The slice is chunk rows, not rowids: the rowids of a busy
+		// server's old grants are long gone.
+		from := s.sweep.grantsAfter
+		var to, rows int64
+		if err := s.writer.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0), count(*) FROM
+			(SELECT rowid FROM device_grants WHERE rowid > ? ORDER BY rowid LIMIT ?)`, from, chunk).Scan(&to, &rows); err != nil {
+			return n, err
+		}
+		m, last, err := s.deleteGrants(ctx, `DELETE FROM device_grants WHERE rowid IN
+			(SELECT rowid FROM device_grants WHERE rowid > ? AND rowid <= ? AND expires_at < ? LIMIT ?)`+returning,
+			from, to, before, limit-n)
+		n += m
+		switch {
+		case err != nil:
+			return n, err
+		case n == limit:
+			s.sweep.grantsAfter = last // the slice may hold more due grants after the last one removed
+		case rows < chunk:
+			s.sweep.grantsAfter = 0 // the end: the next look starts from the first row
+			return n, nil
+		default:
+			s.sweep.grantsAfter = to
+		}
+		runtime.Gosched() // see scanChunk
 	}
-	m, last, err := s.deleteGrants(ctx, `DELETE FROM device_grants WHERE rowid IN
-		(SELECT rowid FROM device_grants WHERE rowid > ? AND rowid <= ? AND expires_at < ? LIMIT ?)`+returning,
-		from, to, before, limit-n)
-	switch {
-	case err != nil:
-		return n + m, err
-	case n+m == limit:
-		s.sweep.grantsAfter = last // the slice may hold more due grants after the last one removed
-	case rows < scan:
-		s.sweep.grantsAfter = 0 // the end: the next look starts from the first row
-	default:
-		s.sweep.grantsAfter = to
-	}
-	return n + m, nil
+	return n, nil
 }
 
 // deleteGrants runs a DELETE … RETURNING rowid, user_code_hash, client_id
@@ -419,10 +425,16 @@ func (s *Store) deleteGrants(ctx context.Context, query string, args ...any) (n 
 }
 
 // sweepPerLimit is how many rows each DeleteExpired looks at in each token
-// table, and at most in each look at the device grants, per row of its
-// limit: the server's batches of 500 look at 8 000, a few milliseconds of
-// the writer's time.
+// table, and at most in its second look at the device grants, per row of
+// its limit: the server's batches of 500 look at 8 000 a minute.
 const sweepPerLimit = 16
+
+// scanChunk bounds the rows one statement of those looks scans: about a
+// millisecond of the writer. Between two, the collector yields, so that
+// the commits and requests that came meanwhile go first: 8 000 rows in one
+// statement held the writer, and with it every commit, 10–15 ms
+// (docs/performance.md, item 29).
+const scanChunk = 1000
 
 // sweepTokens removes from table (access_tokens or refresh_tokens) the
 // tokens whose family is gone among the next scan rows, in hash order,
@@ -433,27 +445,33 @@ const sweepPerLimit = 16
 func (s *Store) sweepTokens(ctx context.Context, table string, scan int64) error {
 	s.sweep.mu.Lock()
 	defer s.sweep.mu.Unlock()
-	// A nil hash is the start: every stored hash is above x''.
-	from := s.sweep.tokensAfter[table]
-	var to []byte
-	var rows int64
-	if err := s.writer.QueryRowContext(ctx, `SELECT max(hash), count(*) FROM
-		(SELECT hash FROM `+table+` WHERE hash > coalesce(?, x'') ORDER BY hash LIMIT ?)`, from, scan).Scan(&to, &rows); err != nil {
-		return err
-	}
-	if rows > 0 {
-		if _, err := s.writer.ExecContext(ctx, `DELETE FROM `+table+` WHERE hash > coalesce(?, x'') AND hash <= ?
-			AND NOT EXISTS (SELECT 1 FROM token_families f WHERE f.id = family_id)`, from, to); err != nil {
-			return err
-		}
-	}
-	if rows < scan {
-		to = nil
-	}
 	if s.sweep.tokensAfter == nil {
 		s.sweep.tokensAfter = make(map[string][]byte)
 	}
-	s.sweep.tokensAfter[table] = to
+	for scan > 0 {
+		chunk := min(scan, scanChunk)
+		scan -= chunk
+		// A nil hash is the start: every stored hash is above x''.
+		from := s.sweep.tokensAfter[table]
+		var to []byte
+		var rows int64
+		if err := s.writer.QueryRowContext(ctx, `SELECT max(hash), count(*) FROM
+			(SELECT hash FROM `+table+` WHERE hash > coalesce(?, x'') ORDER BY hash LIMIT ?)`, from, chunk).Scan(&to, &rows); err != nil {
+			return err
+		}
+		if rows > 0 {
+			if _, err := s.writer.ExecContext(ctx, `DELETE FROM `+table+` WHERE hash > coalesce(?, x'') AND hash <= ?
+				AND NOT EXISTS (SELECT 1 FROM token_families f WHERE f.id = family_id)`, from, to); err != nil {
+				return err
+			}
+		}
+		if rows < chunk {
+			s.sweep.tokensAfter[table] = nil
+			return nil
+		}
+		s.sweep.tokensAfter[table] = to
+		runtime.Gosched() // see scanChunk
+	}
 	return nil
 }
 

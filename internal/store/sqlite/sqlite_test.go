@@ -305,6 +305,51 @@ func TestSweepTokens(t *testing.T) {
 	}
 }
 
+// TestSweepInChunks: a DeleteExpired whose look is longer than scanChunk
+// takes it in several statements, and covers the same rows: a limit of 100
+// looks at 1 600 rows of 2 600 (1 000, then 600), and the next call at
+// the other 1 000, then starts over.
+func TestSweepInChunks(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "ssooidc.db"))
+	const rows, limit = 2600, 100
+	if scan := sweepPerLimit * limit; scan <= scanChunk || scan >= rows {
+		t.Fatalf("a look of %d rows does not test chunks of %d in %d rows", scan, scanChunk, rows)
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		// Every token's family is gone.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, rotated_at)
+			VALUES (?, 'gone', 0, 0, NULL)`, fmt.Appendf(nil, "r%05d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	left := func() (n int) {
+		t.Helper()
+		if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM refresh_tokens`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for call, want := range []int{rows - sweepPerLimit*limit, 0} {
+		if _, err := s.DeleteExpired(ctx, t0, 0, limit); err != nil {
+			t.Fatal(err)
+		}
+		if n := left(); n != want {
+			t.Errorf("after call %d: %d tokens left, want %d", call+1, n, want)
+		}
+	}
+	if after := s.sweep.tokensAfter["refresh_tokens"]; after != nil {
+		t.Errorf("the next sweep starts after hash %q, want the first row", after)
+	}
+}
+
 // TestTokensKeptByMigration5: a database of schema 4, whose token tables
 // referenced their family, keeps its tokens through migration 5, which
 // drops the reference and the family index, and migration 8, which keeps
