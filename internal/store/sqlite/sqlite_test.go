@@ -458,8 +458,8 @@ func TestUserCodeIndex(t *testing.T) {
 	if _, err := s.GetDeviceGrantByUserCode(ctx, grantN(1).UserCodeHash); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetDeviceGrantByUserCode(deleted) error = %v, want ErrNotFound", err)
 	}
-	if len(s.userCodes.rows) != 0 {
-		t.Errorf("the index still holds %d grants", len(s.userCodes.rows))
+	if n := s.userCodes.rows.len(); n != 0 {
+		t.Errorf("the index still holds %d grants", n)
 	}
 	if err := s.CreateDeviceGrant(ctx, taken); err != nil {
 		t.Errorf("the user code of a deleted grant: %v", err)

@@ -29,17 +29,16 @@ import (
 // against the row's own user code hash, and a code is refused only when a
 // grant has it.
 //
-// Its entries are 8 bytes (10–20 with the map's room; a load test starts
-// hundreds of thousands of grants in minutes): a 32-bit hash of the user
-// code hash, and the rowid as an offset from the lowest rowid at the
-// build. The few grants that cannot be held so — one whose key another
+// Its entries are 8 bytes (codeTable; a load test starts hundreds of
+// thousands of grants in minutes): a 32-bit hash of the user code hash,
+// and the rowid as an offset from the lowest rowid at the build. The few grants that cannot be held so — one whose key another
 // grant already has (at a million grants, one in 4 000), or whose rowid is
 // four billion past that base — are held by their whole hash and rowid in
 // a map of their own.
 type userCodeIndex struct {
 	mu       sync.Mutex
 	seed     maphash.Seed
-	rows     map[uint32]uint32   // key → rowid - base
+	rows     codeTable           // key → rowid - base
 	more     map[string]int64    // user code hash → rowid, for the others
 	reserved map[string]struct{} // the user code hashes of grants being written
 	base     int64
@@ -57,7 +56,7 @@ func (x *userCodeIndex) ensure(ctx context.Context, s *Store) error {
 		return nil
 	}
 	x.seed = maphash.MakeSeed()
-	x.rows = make(map[uint32]uint32)
+	x.rows = newCodeTable()
 	x.more = make(map[string]int64)
 	x.reserved = make(map[string]struct{})
 	if err := s.reader.QueryRowContext(ctx, `SELECT coalesce(min(rowid), 0) FROM device_grants`).Scan(&x.base); err != nil {
@@ -86,11 +85,11 @@ func (x *userCodeIndex) ensure(ctx context.Context, s *Store) error {
 // add indexes the grant at rowid; x.mu is held.
 func (x *userCodeIndex) add(userCodeHash []byte, rowid int64) {
 	k := x.key(userCodeHash)
-	if _, taken := x.rows[k]; taken || rowid < x.base || rowid-x.base > math.MaxUint32 {
+	if _, taken := x.rows.get(k); taken || rowid < x.base || rowid-x.base > math.MaxUint32 {
 		x.more[string(userCodeHash)] = rowid
 		return
 	}
-	x.rows[k] = uint32(rowid - x.base)
+	x.rows.put(k, uint32(rowid-x.base))
 }
 
 // find returns the rowid of the grant that may have userCodeHash (the
@@ -99,7 +98,7 @@ func (x *userCodeIndex) find(userCodeHash []byte) (int64, bool) {
 	if rowid, ok := x.more[string(userCodeHash)]; ok {
 		return rowid, true
 	}
-	off, ok := x.rows[x.key(userCodeHash)]
+	off, ok := x.rows.get(x.key(userCodeHash))
 	return x.base + int64(off), ok
 }
 
@@ -166,9 +165,7 @@ func (x *userCodeIndex) remove(userCodeHash []byte, rowid int64) {
 		delete(x.more, string(userCodeHash))
 		return
 	}
-	if k := x.key(userCodeHash); rowid >= x.base && rowid-x.base <= math.MaxUint32 {
-		if off, ok := x.rows[k]; ok && off == uint32(rowid-x.base) {
-			delete(x.rows, k)
-		}
+	if rowid >= x.base && rowid-x.base <= math.MaxUint32 {
+		x.rows.delete(x.key(userCodeHash), uint32(rowid-x.base))
 	}
 }
