@@ -53,10 +53,8 @@ func (c *codeTable) put(key, value uint32) {
 		(*p)[i] = e
 		return
 	}
-	if b := *p; len(b) == cap(b) {
-		grown := make([]uint64, len(b), len(b)+len(b)/8+4)
-		copy(grown, b)
-		*p = grown
+	if len(*p) == cap(*p) {
+		*p = withRoom(*p)
 	}
 	*p = slices.Insert(*p, i, e)
 	c.n++
@@ -75,10 +73,15 @@ func (c *codeTable) delete(key, value uint32) bool {
 		// Grants expire: give back what a bucket no longer needs.
 		*p = nil
 		if len(b) > 0 {
-			*p = append(make([]uint64, 0, len(b)+len(b)/8+4), b...)
+			*p = withRoom(b)
 		}
 	}
 	return true
+}
+
+// withRoom copies b into a slice with room for an eighth more, and four.
+func withRoom(b []uint64) []uint64 {
+	return append(make([]uint64, 0, len(b)+len(b)/8+4), b...)
 }
 
 func (c *codeTable) len() int { return c.n }
