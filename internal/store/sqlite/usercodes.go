@@ -31,10 +31,11 @@ import (
 //
 // Its entries are 8 bytes (codeTable; a load test starts hundreds of
 // thousands of grants in minutes): a 32-bit hash of the user code hash,
-// and the rowid as an offset from the lowest rowid at the build. The few grants that cannot be held so — one whose key another
-// grant already has (at a million grants, one in 4 000), or whose rowid is
-// four billion past that base — are held by their whole hash and rowid in
-// a map of their own.
+// and the rowid as an offset from the lowest rowid at the build. The few
+// grants that cannot be held so — one whose key another grant already has
+// (at a million grants, one in 4 000), or whose rowid is four billion past
+// that base — are held by their whole hash and rowid in a map of their
+// own.
 type userCodeIndex struct {
 	mu       sync.Mutex
 	seed     maphash.Seed
